@@ -1,0 +1,108 @@
+# cove build.  `make` builds build/cove-runtime; `make check` runs every test;
+# `make SAN=1` builds with ASan/UBSan into build-san/.
+#
+# Layers are folders of src/; libcove is every layer's objects in one static
+# archive; each executable links only what it needs.
+
+CC ?= gcc
+PKG_CONFIG ?= pkg-config
+# Debian's interpreter, where python3-pytest is installed (not a pyenv shim).
+PYTHON ?= /usr/bin/python3
+
+ifeq ($(SAN),1)
+BUILD ?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer
+OPT = -O1 -g
+else
+BUILD ?= build
+SANFLAGS =
+OPT = -O2 -g
+endif
+
+RUNTIME_PKGS = libseccomp libcap jansson
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(RUNTIME_PKGS))
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(RUNTIME_PKGS))
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wformat-security -Wundef \
+	-Wpointer-arith -Wvla -Wno-unused-parameter -Wimplicit-fallthrough \
+	-Wno-format-truncation
+CFLAGS ?= $(OPT)
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE \
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -Isrc \
+	$(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+LIB_SRCS = $(wildcard src/util/*.c) $(wildcard src/runtime/*.c)
+LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
+RUNTIME_CLI_SRCS = $(wildcard src/cli/runtime/*.c)
+RUNTIME_CLI_OBJS = $(RUNTIME_CLI_SRCS:%.c=$(BUILD)/%.o)
+
+UNIT_SRCS = $(wildcard tests/unit/test-*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
+
+.PHONY: all clean check lint unit integration fuzz bundle format install
+
+all: $(BUILD)/cove-runtime $(BUILD)/busybox-bundle/config.json
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -DCOVE_VERSION='"$(VERSION)"' \
+		-DCOVE_GIT_COMMIT='"$(GIT_COMMIT)"' -c $< -o $@
+
+$(BUILD)/libcove.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/cove-runtime: $(RUNTIME_CLI_OBJS) $(BUILD)/libcove.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(RUNTIME_CLI_OBJS) $(BUILD)/libcove.a $(PKG_LIBS)
+
+# A runnable OCI bundle whose rootfs is Debian's busybox-static.
+$(BUILD)/busybox-bundle/config.json: $(BUILD)/cove-runtime scripts/mkbundle.sh
+	scripts/mkbundle.sh $(BUILD)/busybox-bundle $(BUILD)/cove-runtime
+
+bundle: $(BUILD)/busybox-bundle/config.json
+
+$(BUILD)/tests/test-%: tests/unit/test-%.c $(BUILD)/libcove.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcove.a \
+		$(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all
+	COVE_RUNTIME_BINARY=$(CURDIR)/$(BUILD)/cove-runtime \
+		$(PYTHON) -m pytest -ra tests/integration
+
+# Banned functions (see src/util/banned.h) are a lint error.
+lint:
+	scripts/check-banned.sh
+
+check: lint unit integration
+
+# libFuzzer targets (clang): build/fuzz/fuzz-*
+fuzz:
+	@mkdir -p build/fuzz
+	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	  echo "clang $$n"; \
+	  clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
+	    $(PKG_CFLAGS) $$f $(LIB_SRCS) -o build/fuzz/$$n $(PKG_LIBS) || exit 1; \
+	done
+
+format:
+	clang-format -i $(LIB_SRCS) $(RUNTIME_CLI_SRCS) src/*/*.h
+
+install: all
+	install -D -m 0755 $(BUILD)/cove-runtime $(DESTDIR)/usr/local/bin/cove-runtime
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJS:.o=.d) $(RUNTIME_CLI_OBJS:.o=.d)
