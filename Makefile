@@ -58,13 +58,14 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/libcove.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/cove-runtime: $(RUNTIME_CLI_OBJS) $(BUILD)/libcove.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $(RUNTIME_CLI_OBJS) $(BUILD)/libcove.a $(PKG_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $(RUNTIME_CLI_OBJS) $(BUILD)/libcove.a $(PKG_LIBS)
 
 # A runnable OCI bundle whose rootfs is Debian's busybox-static.
-$(BUILD)/busybox-bundle/config.json: $(BUILD)/cove-runtime scripts/mkbundle.sh
+$(BUILD)/busybox-bundle/config.json: scripts/mkbundle.sh | $(BUILD)/cove-runtime
 	scripts/mkbundle.sh $(BUILD)/busybox-bundle $(BUILD)/cove-runtime
 
 bundle: $(BUILD)/busybox-bundle/config.json

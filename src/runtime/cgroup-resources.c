@@ -29,8 +29,8 @@ enum field_type {
 struct field {
 	const char *key;
 	enum field_type type;
-	size_t off;     /* the value member */
-	ssize_t has;    /* the has_* member, -1 when there is none */
+	size_t off;  /* the value member */
+	ssize_t has; /* the has_* member, -1 when there is none */
 	bool zero_unset;
 	/* NULL or a message when the value is out of range */
 	const char *(*check)(int64_t v);
@@ -55,8 +55,7 @@ static const char *check_shares(int64_t v)
 
 static const char *check_quota(int64_t v)
 {
-	return v != -1 && v < 1000 ? "must be -1 (unlimited) or >= 1000"
-				   : NULL;
+	return v != -1 && v < 1000 ? "must be -1 (unlimited) or >= 1000" : NULL;
 }
 
 static const char *check_period(int64_t v)
@@ -76,41 +75,40 @@ static const char *check_blkio_weight(int64_t v)
 }
 
 static const struct field memory_fields[] = {
-	{ "limit", F_I64, RES_OFF(mem_limit), RES_OFF(has_mem_limit), true,
-	  check_ge_minus1 },
-	{ "reservation", F_I64, RES_OFF(mem_reservation),
-	  RES_OFF(has_mem_reservation), true, check_ge_minus1 },
-	{ "swap", F_I64, RES_OFF(mem_swap), RES_OFF(has_mem_swap), true,
-	  check_ge_minus1 },
-	{ "kernel", F_I64, RES_OFF(mem_kernel), RES_OFF(has_mem_kernel), true,
-	  check_ge_minus1 },
-	{ "kernelTCP", F_I64, RES_OFF(mem_kernel_tcp),
-	  RES_OFF(has_mem_kernel_tcp), true, check_ge_minus1 },
-	{ "swappiness", F_U64, RES_OFF(mem_swappiness),
-	  RES_OFF(has_mem_swappiness), false, check_swappiness },
-	{ "disableOOMKiller", F_BOOL, RES_OFF(mem_disable_oom_killer),
-	  RES_OFF(has_mem_disable_oom_killer), false, NULL },
-	{ "useHierarchy", F_BOOL, RES_OFF(mem_use_hierarchy),
-	  RES_OFF(has_mem_use_hierarchy), false, NULL },
-	{ "checkBeforeUpdate", F_BOOL, RES_OFF(mem_check_before_update), -1,
-	  false, NULL },
+    {"limit", F_I64, RES_OFF(mem_limit), RES_OFF(has_mem_limit), true,
+     check_ge_minus1},
+    {"reservation", F_I64, RES_OFF(mem_reservation),
+     RES_OFF(has_mem_reservation), true, check_ge_minus1},
+    {"swap", F_I64, RES_OFF(mem_swap), RES_OFF(has_mem_swap), true,
+     check_ge_minus1},
+    {"kernel", F_I64, RES_OFF(mem_kernel), RES_OFF(has_mem_kernel), true,
+     check_ge_minus1},
+    {"kernelTCP", F_I64, RES_OFF(mem_kernel_tcp), RES_OFF(has_mem_kernel_tcp),
+     true, check_ge_minus1},
+    {"swappiness", F_U64, RES_OFF(mem_swappiness), RES_OFF(has_mem_swappiness),
+     false, check_swappiness},
+    {"disableOOMKiller", F_BOOL, RES_OFF(mem_disable_oom_killer),
+     RES_OFF(has_mem_disable_oom_killer), false, NULL},
+    {"useHierarchy", F_BOOL, RES_OFF(mem_use_hierarchy),
+     RES_OFF(has_mem_use_hierarchy), false, NULL},
+    {"checkBeforeUpdate", F_BOOL, RES_OFF(mem_check_before_update), -1, false,
+     NULL},
 };
 
 static const struct field cpu_fields[] = {
-	{ "shares", F_U64, RES_OFF(cpu_shares), RES_OFF(has_cpu_shares), true,
-	  check_shares },
-	{ "quota", F_I64, RES_OFF(cpu_quota), RES_OFF(has_cpu_quota), true,
-	  check_quota },
-	{ "burst", F_U64, RES_OFF(cpu_burst), RES_OFF(has_cpu_burst), false,
-	  NULL },
-	{ "period", F_U64, RES_OFF(cpu_period), RES_OFF(has_cpu_period), true,
-	  check_period },
-	{ "realtimeRuntime", F_I64, RES_OFF(cpu_realtime_runtime),
-	  RES_OFF(has_cpu_realtime_runtime), false, check_ge_minus1 },
-	{ "realtimePeriod", F_U64, RES_OFF(cpu_realtime_period),
-	  RES_OFF(has_cpu_realtime_period), true, NULL },
-	{ "idle", F_I64, RES_OFF(cpu_idle), RES_OFF(has_cpu_idle), false,
-	  check_idle },
+    {"shares", F_U64, RES_OFF(cpu_shares), RES_OFF(has_cpu_shares), true,
+     check_shares},
+    {"quota", F_I64, RES_OFF(cpu_quota), RES_OFF(has_cpu_quota), true,
+     check_quota},
+    {"burst", F_U64, RES_OFF(cpu_burst), RES_OFF(has_cpu_burst), false, NULL},
+    {"period", F_U64, RES_OFF(cpu_period), RES_OFF(has_cpu_period), true,
+     check_period},
+    {"realtimeRuntime", F_I64, RES_OFF(cpu_realtime_runtime),
+     RES_OFF(has_cpu_realtime_runtime), false, check_ge_minus1},
+    {"realtimePeriod", F_U64, RES_OFF(cpu_realtime_period),
+     RES_OFF(has_cpu_realtime_period), true, NULL},
+    {"idle", F_I64, RES_OFF(cpu_idle), RES_OFF(has_cpu_idle), false,
+     check_idle},
 };
 
 static int parse_fields(json_t *obj, const char *path,
@@ -267,14 +265,14 @@ static int parse_blkio_list(json_t *blkio, const char *path, const char *key,
 			return r;
 		if (weights) {
 			uint64_t w = 0;
-			r = cove_json_uint64(e, p, "weight", &w,
-					     &d->has_weight, err);
+			r = cove_json_uint64(e, p, "weight", &w, &d->has_weight,
+					     err);
 			if (r < 0)
 				return r;
 			if (d->has_weight && check_blkio_weight((int64_t)w))
 				return cove_error_set(
-					err, EINVAL, "invalid '%s.weight': %s",
-					p, check_blkio_weight((int64_t)w));
+				    err, EINVAL, "invalid '%s.weight': %s", p,
+				    check_blkio_weight((int64_t)w));
 			d->weight = (uint16_t)w;
 			w = 0;
 			r = cove_json_uint64(e, p, "leafWeight", &w,
@@ -284,9 +282,8 @@ static int parse_blkio_list(json_t *blkio, const char *path, const char *key,
 			if (d->has_leaf_weight &&
 			    check_blkio_weight((int64_t)w))
 				return cove_error_set(
-					err, EINVAL,
-					"invalid '%s.leafWeight': %s", p,
-					check_blkio_weight((int64_t)w));
+				    err, EINVAL, "invalid '%s.leafWeight': %s",
+				    p, check_blkio_weight((int64_t)w));
 			d->leaf_weight = (uint16_t)w;
 		} else {
 			bool present = false;
@@ -307,10 +304,10 @@ static int parse_blkio(json_t *blkio, const char *path,
 		       struct cove_error *err)
 {
 	static const char *const throttle_keys[4] = {
-		"throttleReadBpsDevice",
-		"throttleWriteBpsDevice",
-		"throttleReadIOPSDevice",
-		"throttleWriteIOPSDevice",
+	    "throttleReadBpsDevice",
+	    "throttleWriteBpsDevice",
+	    "throttleReadIOPSDevice",
+	    "throttleWriteIOPSDevice",
 	};
 	uint64_t w = 0;
 	int r;
@@ -406,8 +403,8 @@ static int parse_hugepages(json_t *arr, const char *path,
 		if (r < 0)
 			return r;
 		if (!present)
-			return cove_error_set(err, EINVAL,
-					      "missing '%s.limit'", p);
+			return cove_error_set(err, EINVAL, "missing '%s.limit'",
+					      p);
 		h->page_size = strdup(size);
 		if (!h->page_size)
 			return -ENOMEM;
@@ -462,8 +459,8 @@ static int parse_devices(json_t *arr, const char *path,
 					      p);
 		allow = json_object_get(e, "allow");
 		if (!allow)
-			return cove_error_set(err, EINVAL,
-					      "missing '%s.allow'", p);
+			return cove_error_set(err, EINVAL, "missing '%s.allow'",
+					      p);
 		r = cove_json_bool(e, p, "allow", &d->allow, err);
 		if (r < 0)
 			return r;
@@ -490,17 +487,17 @@ static int parse_devices(json_t *arr, const char *path,
 		if (!access)
 			access = "rwm";
 		{
-			bool seen[3] = { false, false, false };
+			bool seen[3] = {false, false, false};
 			size_t k = 0;
 			for (const char *c = access; *c; c++) {
 				const char *pos = strchr("rwm", *c);
 				if (!pos || seen[pos - "rwm"])
 					return cove_error_set(
-						err, EINVAL,
-						"invalid '%s.access': '%s' is "
-						"not a combination of r, w "
-						"and m",
-						p, access);
+					    err, EINVAL,
+					    "invalid '%s.access': '%s' is "
+					    "not a combination of r, w "
+					    "and m",
+					    p, access);
 				seen[pos - "rwm"] = true;
 			}
 			for (size_t j = 0; j < 3; j++)
@@ -604,26 +601,25 @@ static int parse_all(json_t *resources, const char *path,
 
 	if (!json_is_object(resources))
 		return cove_error_set(err, EINVAL,
-				      "invalid '%s': expected an object",
-				      path);
+				      "invalid '%s': expected an object", path);
 
 	snprintf(p, sizeof(p), "%s.memory", path);
 	r = cove_json_object(resources, path, "memory", &o, err);
 	if (r < 0)
 		return r;
 	if (o) {
-		r = parse_fields(o, p, memory_fields,
-				 ARRAY_SIZE(memory_fields), res, err);
+		r = parse_fields(o, p, memory_fields, ARRAY_SIZE(memory_fields),
+				 res, err);
 		if (r < 0)
 			return r;
 		if (res->has_mem_swap && res->has_mem_limit &&
 		    res->mem_swap != -1 && res->mem_limit != -1 &&
 		    res->mem_swap < res->mem_limit)
 			return cove_error_set(
-				err, EINVAL,
-				"invalid '%s.swap': must be >= '%s.limit' "
-				"(it is the memory+swap total)",
-				p, p);
+			    err, EINVAL,
+			    "invalid '%s.swap': must be >= '%s.limit' "
+			    "(it is the memory+swap total)",
+			    p, p);
 	}
 
 	snprintf(p, sizeof(p), "%s.cpu", path);
@@ -631,8 +627,8 @@ static int parse_all(json_t *resources, const char *path,
 	if (r < 0)
 		return r;
 	if (o) {
-		r = parse_fields(o, p, cpu_fields, ARRAY_SIZE(cpu_fields),
-				 res, err);
+		r = parse_fields(o, p, cpu_fields, ARRAY_SIZE(cpu_fields), res,
+				 err);
 		if (r >= 0)
 			r = parse_cpu_list(o, p, "cpus", &res->cpu_cpus, err);
 		if (r >= 0)
@@ -768,7 +764,6 @@ bool cove_cgroup_resources_empty(const struct cove_cgroup_resources *res)
 	for (size_t i = 0; i < 4; i++)
 		if (res->n_throttle[i])
 			return false;
-	return !res->n_hugepages && !res->n_devices &&
-	       !res->has_net_class_id && !res->net_priorities &&
-	       !res->unified;
+	return !res->n_hugepages && !res->n_devices && !res->has_net_class_id &&
+	       !res->net_priorities && !res->unified;
 }

@@ -28,7 +28,7 @@
 static int copy_cpuset(const char *parent, const char *dir,
 		       struct cove_error *err)
 {
-	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		_cleanup_free_ char *mine = NULL, *theirs = NULL;
@@ -121,8 +121,8 @@ static int v1_memory_limits(const char *dir,
 				     (uint64_t)res->mem_swap > cur;
 	}
 	if (swap && swap_first) {
-		r = write_i64(dir, "memory.memsw.limit_in_bytes",
-			      res->mem_swap, err);
+		r = write_i64(dir, "memory.memsw.limit_in_bytes", res->mem_swap,
+			      err);
 		if (r < 0)
 			return r;
 	}
@@ -133,8 +133,8 @@ static int v1_memory_limits(const char *dir,
 			return r;
 	}
 	if (swap && !swap_first) {
-		r = write_i64(dir, "memory.memsw.limit_in_bytes",
-			      res->mem_swap, err);
+		r = write_i64(dir, "memory.memsw.limit_in_bytes", res->mem_swap,
+			      err);
 		if (r < 0)
 			return r;
 	}
@@ -154,11 +154,10 @@ static int v1_set_memory(struct cove_cgroup *cg, struct cove_cg_hier *h,
 		if (cove_cg_read_u64(dir, "memory.usage_in_bytes", &cur) >= 0 &&
 		    cur > (uint64_t)res->mem_limit)
 			return cove_error_set(
-				err, EBUSY,
-				"cannot set 'linux.resources.memory.limit' to "
-				"%lld: the cgroup already uses %llu bytes",
-				(long long)res->mem_limit,
-				(unsigned long long)cur);
+			    err, EBUSY,
+			    "cannot set 'linux.resources.memory.limit' to "
+			    "%lld: the cgroup already uses %llu bytes",
+			    (long long)res->mem_limit, (unsigned long long)cur);
 	}
 	r = v1_memory_limits(dir, res, err);
 	if (r < 0)
@@ -189,8 +188,7 @@ static int v1_set_memory(struct cove_cgroup *cg, struct cove_cg_hier *h,
 	}
 	if (res->has_mem_disable_oom_killer) {
 		r = cove_cg_write(dir, "memory.oom_control",
-				  res->mem_disable_oom_killer ? "1" : "0",
-				  err);
+				  res->mem_disable_oom_killer ? "1" : "0", err);
 		if (r < 0)
 			return r;
 	}
@@ -223,8 +221,9 @@ static int v1_set_cpu(struct cove_cgroup *cg, struct cove_cg_hier *h,
 				   (unsigned long long)res->cpu_burst);
 	/* the runtime may not exceed the period: period first */
 	if (r >= 0 && res->has_cpu_realtime_period)
-		r = cove_cg_writef(dir, "cpu.rt_period_us", err, "%llu",
-				   (unsigned long long)res->cpu_realtime_period);
+		r = cove_cg_writef(
+		    dir, "cpu.rt_period_us", err, "%llu",
+		    (unsigned long long)res->cpu_realtime_period);
 	if (r >= 0 && res->has_cpu_realtime_runtime)
 		r = write_i64(dir, "cpu.rt_runtime_us",
 			      res->cpu_realtime_runtime, err);
@@ -263,10 +262,10 @@ static int v1_set_blkio(struct cove_cgroup *cg, struct cove_cg_hier *h,
 			struct cove_error *err)
 {
 	static const char *const throttle[4] = {
-		"blkio.throttle.read_bps_device",
-		"blkio.throttle.write_bps_device",
-		"blkio.throttle.read_iops_device",
-		"blkio.throttle.write_iops_device",
+	    "blkio.throttle.read_bps_device",
+	    "blkio.throttle.write_bps_device",
+	    "blkio.throttle.read_iops_device",
+	    "blkio.throttle.write_iops_device",
 	};
 	const char *dir = h->dir, *f;
 	int r;
@@ -299,17 +298,17 @@ static int v1_set_blkio(struct cove_cgroup *cg, struct cove_cg_hier *h,
 	}
 	for (size_t i = 0; i < res->n_blkio_weight_device; i++) {
 		const struct cove_blkio_device *d =
-			&res->blkio_weight_device[i];
+		    &res->blkio_weight_device[i];
 		if (d->has_weight) {
 			f = blkio_file(dir, "blkio.weight_device",
 				       "blkio.bfq.weight_device");
 			if (!f)
 				return cove_error_set(
-					err, EOPNOTSUPP,
-					"cannot set 'linux.resources.blockIO."
-					"weightDevice[%zu]': no "
-					"blkio.weight_device in %s",
-					i, dir);
+				    err, EOPNOTSUPP,
+				    "cannot set 'linux.resources.blockIO."
+				    "weightDevice[%zu]': no "
+				    "blkio.weight_device in %s",
+				    i, dir);
 			r = cove_cg_writef(dir, f, err, "%lld:%lld %u",
 					   (long long)d->major,
 					   (long long)d->minor, d->weight);
@@ -319,20 +318,19 @@ static int v1_set_blkio(struct cove_cgroup *cg, struct cove_cg_hier *h,
 		if (d->has_leaf_weight) {
 			r = cove_cg_writef(dir, "blkio.leaf_weight_device", err,
 					   "%lld:%lld %u", (long long)d->major,
-					   (long long)d->minor,
-					   d->leaf_weight);
+					   (long long)d->minor, d->leaf_weight);
 			if (r < 0)
 				return r;
 		}
 	}
 	for (size_t t = 0; t < 4; t++) {
 		for (size_t i = 0; i < res->n_throttle[t]; i++) {
-			const struct cove_blkio_device *d = &res->throttle[t][i];
-			r = cove_cg_writef(dir, throttle[t], err,
-					   "%lld:%lld %llu",
-					   (long long)d->major,
-					   (long long)d->minor,
-					   (unsigned long long)d->rate);
+			const struct cove_blkio_device *d =
+			    &res->throttle[t][i];
+			r = cove_cg_writef(
+			    dir, throttle[t], err, "%lld:%lld %llu",
+			    (long long)d->major, (long long)d->minor,
+			    (unsigned long long)d->rate);
 			if (r < 0)
 				return r;
 		}
@@ -352,10 +350,10 @@ static int v1_set_hugetlb(struct cove_cgroup *cg, struct cove_cg_hier *h,
 			 res->hugepages[i].page_size);
 		if (!cove_cg_exists(h->dir, file))
 			return cove_error_set(
-				err, EINVAL,
-				"invalid 'linux.resources.hugepageLimits[%zu]"
-				".pageSize': no %s in %s",
-				i, file, h->dir);
+			    err, EINVAL,
+			    "invalid 'linux.resources.hugepageLimits[%zu]"
+			    ".pageSize': no %s in %s",
+			    i, file, h->dir);
 		r = cove_cg_writef(h->dir, file, err, "%llu",
 				   (unsigned long long)res->hugepages[i].limit);
 		if (r < 0)
@@ -402,8 +400,8 @@ static int v1_set_devices(struct cove_cgroup *cg, struct cove_cg_hier *h,
 		    !strcmp(d->access, "rwm")) {
 			r = cove_cg_append(h->dir, file, "a", err);
 		} else if (d->type == 'a') {
-			device_line(line, sizeof(line), 'c', d->major,
-				    d->minor, d->access);
+			device_line(line, sizeof(line), 'c', d->major, d->minor,
+				    d->access);
 			r = cove_cg_append(h->dir, file, line, err);
 			if (r >= 0) {
 				device_line(line, sizeof(line), 'b', d->major,
@@ -417,8 +415,8 @@ static int v1_set_devices(struct cove_cgroup *cg, struct cove_cg_hier *h,
 		}
 		if (r < 0)
 			return cove_error_wrap(
-				err, "cannot apply 'linux.resources.devices[%zu]'",
-				i);
+			    err, "cannot apply 'linux.resources.devices[%zu]'",
+			    i);
 	}
 	return 0;
 }
@@ -443,15 +441,15 @@ static int v1_set_net_prio(struct cove_cgroup *cg, struct cove_cg_hier *h,
 	json_array_foreach(res->net_priorities, i, e)
 	{
 		const char *name =
-			json_string_value(json_object_get(e, "name"));
+		    json_string_value(json_object_get(e, "name"));
 		json_int_t prio =
-			json_integer_value(json_object_get(e, "priority"));
+		    json_integer_value(json_object_get(e, "priority"));
 		int r;
 
 		if (!name)
 			continue;
-		r = cove_cg_writef(h->dir, "net_prio.ifpriomap", err,
-				   "%s %lld", name, (long long)prio);
+		r = cove_cg_writef(h->dir, "net_prio.ifpriomap", err, "%s %lld",
+				   name, (long long)prio);
 		if (r < 0)
 			return r;
 	}
@@ -516,8 +514,8 @@ static bool wants_net_prio(const struct cove_cgroup_resources *r)
 
 struct group {
 	const char *field; /* under linux.resources */
-	const char *v1;    /* v1 controller */
-	const char *v2;    /* unified controller, NULL when none is needed */
+	const char *v1;	   /* v1 controller */
+	const char *v2;	   /* unified controller, NULL when none is needed */
 	bool (*wants)(const struct cove_cgroup_resources *res);
 	int (*set_v1)(struct cove_cgroup *cg, struct cove_cg_hier *h,
 		      const struct cove_cgroup_resources *res,
@@ -529,24 +527,23 @@ struct group {
 };
 
 static const struct group groups[] = {
-	{ "memory", "memory", "memory", wants_memory, v1_set_memory,
-	  cove_cg_v2_set_memory, false },
-	{ "cpu", "cpu", "cpu", wants_cpu, v1_set_cpu, cove_cg_v2_set_cpu,
-	  false },
-	{ "cpu.cpus", "cpuset", "cpuset", wants_cpuset, v1_set_cpuset,
-	  cove_cg_v2_set_cpuset, false },
-	{ "pids", "pids", "pids", wants_pids, v1_set_pids,
-	  cove_cg_v2_set_pids, false },
-	{ "blockIO", "blkio", "io", wants_blkio, v1_set_blkio,
-	  cove_cg_v2_set_io, false },
-	{ "hugepageLimits", "hugetlb", "hugetlb", wants_hugetlb,
-	  v1_set_hugetlb, cove_cg_v2_set_hugetlb, false },
-	{ "devices", "devices", NULL, wants_devices, v1_set_devices,
-	  cove_cg_v2_set_devices, false },
-	{ "network.classID", "net_cls", NULL, wants_net_cls, v1_set_net_cls,
-	  NULL, true },
-	{ "network.priorities", "net_prio", NULL, wants_net_prio,
-	  v1_set_net_prio, NULL, true },
+    {"memory", "memory", "memory", wants_memory, v1_set_memory,
+     cove_cg_v2_set_memory, false},
+    {"cpu", "cpu", "cpu", wants_cpu, v1_set_cpu, cove_cg_v2_set_cpu, false},
+    {"cpu.cpus", "cpuset", "cpuset", wants_cpuset, v1_set_cpuset,
+     cove_cg_v2_set_cpuset, false},
+    {"pids", "pids", "pids", wants_pids, v1_set_pids, cove_cg_v2_set_pids,
+     false},
+    {"blockIO", "blkio", "io", wants_blkio, v1_set_blkio, cove_cg_v2_set_io,
+     false},
+    {"hugepageLimits", "hugetlb", "hugetlb", wants_hugetlb, v1_set_hugetlb,
+     cove_cg_v2_set_hugetlb, false},
+    {"devices", "devices", NULL, wants_devices, v1_set_devices,
+     cove_cg_v2_set_devices, false},
+    {"network.classID", "net_cls", NULL, wants_net_cls, v1_set_net_cls, NULL,
+     true},
+    {"network.priorities", "net_prio", NULL, wants_net_prio, v1_set_net_prio,
+     NULL, true},
 };
 
 static int v1_apply(struct cove_cgroup *cg,
@@ -631,8 +628,8 @@ static int v1_freeze_dir(const char *dir, bool frozen, struct cove_error *err)
 		}
 		r = freezer_state(dir, state, sizeof(state));
 		if (r < 0)
-			return cove_error_setx(err, r, "cannot read %s/%s",
-					       dir, "freezer.state");
+			return cove_error_setx(err, r, "cannot read %s/%s", dir,
+					       "freezer.state");
 		if (!strcmp(state, want))
 			return 0;
 		if (cove_cg_now_ms() > deadline) {
@@ -790,7 +787,8 @@ static int stats_cpu(struct cove_cgroup *cg, json_t *data)
 	if (acct) {
 		/* cpuacct.stat counts USER_HZ ticks; runc reports ns */
 		long hz = sysconf(_SC_CLK_TCK);
-		uint64_t tick = hz > 0 ? 1000000000ULL / (uint64_t)hz : 10000000;
+		uint64_t tick =
+		    hz > 0 ? 1000000000ULL / (uint64_t)hz : 10000000;
 		uint64_t user = 0, sys = 0;
 
 		cove_cg_read_keyed(acct->dir, "cpuacct.stat", "user", &user);
@@ -832,11 +830,10 @@ static int memory_entry(json_t *mem, const char *key, const char *dir,
 	char f[96];
 	json_t *e;
 	uint64_t v[4];
-	static const char *const names[4] = { "limit", "usage", "max",
-					      "failcnt" };
-	static const char *const files[4] = { "limit_in_bytes",
-					      "usage_in_bytes",
-					      "max_usage_in_bytes", "failcnt" };
+	static const char *const names[4] = {"limit", "usage", "max",
+					     "failcnt"};
+	static const char *const files[4] = {"limit_in_bytes", "usage_in_bytes",
+					     "max_usage_in_bytes", "failcnt"};
 
 	snprintf(f, sizeof(f), "%susage_in_bytes", prefix);
 	if (!cove_cg_exists(dir, f))
@@ -889,7 +886,7 @@ static int stats_pids(struct cove_cg_hier *h, json_t *data)
 	if (cove_cg_json_set_u64(pids, "current",
 				 u64_or_0(h->dir, "pids.current")) < 0 ||
 	    cove_cg_json_set_u64(pids, "limit", u64_or_0(h->dir, "pids.max")) <
-		    0)
+		0)
 		return -ENOMEM;
 	return 0;
 }
@@ -981,8 +978,7 @@ static int stats_hugetlb(struct cove_cg_hier *h, json_t *data)
 		if (cove_cg_json_set_u64(e, "max", u64_or_0(h->dir, f)) < 0)
 			return -ENOMEM;
 		snprintf(f, sizeof(f), "hugetlb.%s.failcnt", size);
-		if (cove_cg_json_set_u64(e, "failcnt", u64_or_0(h->dir, f)) <
-		    0)
+		if (cove_cg_json_set_u64(e, "failcnt", u64_or_0(h->dir, f)) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -996,10 +992,10 @@ static int v1_stats(struct cove_cgroup *cg, json_t *data,
 		const char *v1, *v2;
 		int (*read)(struct cove_cg_hier *h, json_t *data);
 	} parts[] = {
-		{ "memory", "memory", stats_memory },
-		{ "pids", "pids", stats_pids },
-		{ "blkio", "io", stats_blkio },
-		{ "hugetlb", "hugetlb", stats_hugetlb },
+	    {"memory", "memory", stats_memory},
+	    {"pids", "pids", stats_pids},
+	    {"blkio", "io", stats_blkio},
+	    {"hugetlb", "hugetlb", stats_hugetlb},
 	};
 	struct cove_cg_hier *u = cove_cg_find_v2(cg);
 	int r;
@@ -1023,11 +1019,11 @@ static int v1_stats(struct cove_cgroup *cg, json_t *data,
 }
 
 const struct cove_cg_ops cove_cg_v1_ops = {
-	.level = v1_level,
-	.apply = v1_apply,
-	.freeze = v1_freeze,
-	.is_frozen = v1_is_frozen,
-	.stats = v1_stats,
-	.oom_fd = v1_oom_fd,
-	.oom_count = v1_oom_count,
+    .level = v1_level,
+    .apply = v1_apply,
+    .freeze = v1_freeze,
+    .is_frozen = v1_is_frozen,
+    .stats = v1_stats,
+    .oom_fd = v1_oom_fd,
+    .oom_count = v1_oom_count,
 };

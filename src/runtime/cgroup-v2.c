@@ -160,11 +160,10 @@ int cove_cg_v2_set_memory(struct cove_cg_hier *h,
 		if (cove_cg_read_u64(h->dir, "memory.current", &cur) >= 0 &&
 		    cur > (uint64_t)res->mem_limit)
 			return cove_error_set(
-				err, EBUSY,
-				"cannot set 'linux.resources.memory.limit' to "
-				"%lld: the cgroup already uses %llu bytes",
-				(long long)res->mem_limit,
-				(unsigned long long)cur);
+			    err, EBUSY,
+			    "cannot set 'linux.resources.memory.limit' to "
+			    "%lld: the cgroup already uses %llu bytes",
+			    (long long)res->mem_limit, (unsigned long long)cur);
 	}
 	if (res->has_mem_swap) {
 		int64_t sw = -1;
@@ -299,16 +298,15 @@ int cove_cg_v2_set_io(struct cove_cg_hier *h,
 		      const struct cove_cgroup_resources *res,
 		      struct cove_error *err)
 {
-	static const char *const keys[4] = { "rbps", "wbps", "riops",
-					     "wiops" };
+	static const char *const keys[4] = {"rbps", "wbps", "riops", "wiops"};
 	/* io.bfq.weight takes the v1 range unchanged */
 	bool bfq = cove_cg_exists(h->dir, "io.bfq.weight");
 	const char *wfile = bfq ? "io.bfq.weight" : "io.weight";
 	int r;
 
 	if (res->has_blkio_weight) {
-		uint64_t w = bfq ? res->blkio_weight
-				 : io_weight(res->blkio_weight);
+		uint64_t w =
+		    bfq ? res->blkio_weight : io_weight(res->blkio_weight);
 		r = cove_cg_writef(h->dir, wfile, err, "%llu",
 				   (unsigned long long)w);
 		if (r < 0)
@@ -316,7 +314,7 @@ int cove_cg_v2_set_io(struct cove_cg_hier *h,
 	}
 	for (size_t i = 0; i < res->n_blkio_weight_device; i++) {
 		const struct cove_blkio_device *d =
-			&res->blkio_weight_device[i];
+		    &res->blkio_weight_device[i];
 		uint64_t w;
 		if (!d->has_weight)
 			continue;
@@ -329,7 +327,8 @@ int cove_cg_v2_set_io(struct cove_cg_hier *h,
 	}
 	for (size_t t = 0; t < 4; t++) {
 		for (size_t i = 0; i < res->n_throttle[t]; i++) {
-			const struct cove_blkio_device *d = &res->throttle[t][i];
+			const struct cove_blkio_device *d =
+			    &res->throttle[t][i];
 			char rate[32] = "max";
 			if (d->rate)
 				snprintf(rate, sizeof(rate), "%llu",
@@ -357,10 +356,10 @@ int cove_cg_v2_set_hugetlb(struct cove_cg_hier *h,
 			 res->hugepages[i].page_size);
 		if (!cove_cg_exists(h->dir, file))
 			return cove_error_set(
-				err, EINVAL,
-				"invalid 'linux.resources.hugepageLimits[%zu]"
-				".pageSize': no %s in %s",
-				i, file, h->dir);
+			    err, EINVAL,
+			    "invalid 'linux.resources.hugepageLimits[%zu]"
+			    ".pageSize': no %s in %s",
+			    i, file, h->dir);
 		r = cove_cg_writef(h->dir, file, err, "%llu",
 				   (unsigned long long)res->hugepages[i].limit);
 		if (r < 0)
@@ -370,8 +369,8 @@ int cove_cg_v2_set_hugetlb(struct cove_cg_hier *h,
 			 res->hugepages[i].page_size);
 		if (cove_cg_exists(h->dir, file)) {
 			r = cove_cg_writef(
-				h->dir, file, err, "%llu",
-				(unsigned long long)res->hugepages[i].limit);
+			    h->dir, file, err, "%llu",
+			    (unsigned long long)res->hugepages[i].limit);
 			if (r < 0)
 				return r;
 		}
@@ -417,8 +416,8 @@ int cove_cg_v2_set_unified(struct cove_cgroup *cg, struct cove_cg_hier *h,
 		r = cove_cg_write(h->dir, key, json_string_value(v), err);
 		if (r < 0)
 			return cove_error_wrap(
-				err, "cannot set 'linux.resources.unified.%s'",
-				key);
+			    err, "cannot set 'linux.resources.unified.%s'",
+			    key);
 	}
 	return 0;
 }
@@ -426,11 +425,11 @@ int cove_cg_v2_set_unified(struct cove_cgroup *cg, struct cove_cg_hier *h,
 /* ---- devices: an eBPF program of type BPF_PROG_TYPE_CGROUP_DEVICE ----- */
 
 #define INSN(c, d, s, o, i)                                                    \
-	((struct bpf_insn){ .code = (c),                                       \
-			    .dst_reg = (d),                                    \
-			    .src_reg = (s),                                    \
-			    .off = (o),                                        \
-			    .imm = (i) })
+	((struct bpf_insn){.code = (c),                                        \
+			   .dst_reg = (d),                                     \
+			   .src_reg = (s),                                     \
+			   .off = (o),                                         \
+			   .imm = (i)})
 #define LDX_W(d, s, o) INSN(BPF_LDX | BPF_MEM | BPF_W, d, s, o, 0)
 #define MOV_X(d, s) INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
 #define MOV_K(d, i) INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
@@ -463,8 +462,8 @@ static int32_t access_bits(const char *access)
 }
 
 /* Emit "if (reg op imm) goto <instruction @end>" at *k. */
-static void jmp_next(struct bpf_insn *p, size_t *k, size_t end, int op,
-		     int reg, int32_t imm)
+static void jmp_next(struct bpf_insn *p, size_t *k, size_t end, int op, int reg,
+		     int32_t imm)
 {
 	p[*k] = JMP_K(op, reg, imm, (int16_t)(end - *k - 1));
 	(*k)++;
@@ -806,9 +805,9 @@ static int wait_frozen(struct cove_cg_hier *h, bool want,
 		return cove_error_setx(err, errno, "cannot open %s", p);
 	for (;;) {
 		uint64_t v = 0;
-		struct pollfd pfd = { .fd = fd, .events = POLLPRI };
+		struct pollfd pfd = {.fd = fd, .events = POLLPRI};
 		if (cove_cg_read_keyed(h->dir, "cgroup.events", "frozen", &v) >=
-			    0 &&
+			0 &&
 		    (v == 1) == want)
 			return 0;
 		if (cove_cg_now_ms() > deadline)
@@ -898,8 +897,7 @@ static int v2_oom_count(struct cove_cgroup *cg, uint64_t *ret)
 
 /* ---- stats ------------------------------------------------------------ */
 
-static uint64_t keyed_or_0(const char *dir, const char *file,
-			   const char *key)
+static uint64_t keyed_or_0(const char *dir, const char *file, const char *key)
 {
 	uint64_t v = 0;
 
@@ -930,24 +928,22 @@ static int stats_cpu(struct cove_cg_hier *h, json_t *data)
 	/* cpu.stat is in microseconds, runc reports nanoseconds */
 	if (cove_cg_json_set_u64(usage, "total",
 				 keyed_or_0(h->dir, "cpu.stat", "usage_usec") *
-					 1000) < 0 ||
+				     1000) < 0 ||
 	    cove_cg_json_set_u64(usage, "kernel",
-				 keyed_or_0(h->dir, "cpu.stat",
-					    "system_usec") *
-					 1000) < 0 ||
+				 keyed_or_0(h->dir, "cpu.stat", "system_usec") *
+				     1000) < 0 ||
 	    cove_cg_json_set_u64(usage, "user",
 				 keyed_or_0(h->dir, "cpu.stat", "user_usec") *
-					 1000) < 0 ||
+				     1000) < 0 ||
 	    cove_cg_json_set_u64(thr, "periods",
-				 keyed_or_0(h->dir, "cpu.stat",
-					    "nr_periods")) < 0 ||
-	    cove_cg_json_set_u64(thr, "throttledPeriods",
-				 keyed_or_0(h->dir, "cpu.stat",
-					    "nr_throttled")) < 0 ||
-	    cove_cg_json_set_u64(thr, "throttledTime",
-				 keyed_or_0(h->dir, "cpu.stat",
-					    "throttled_usec") *
-					 1000) < 0)
+				 keyed_or_0(h->dir, "cpu.stat", "nr_periods")) <
+		0 ||
+	    cove_cg_json_set_u64(
+		thr, "throttledPeriods",
+		keyed_or_0(h->dir, "cpu.stat", "nr_throttled")) < 0 ||
+	    cove_cg_json_set_u64(
+		thr, "throttledTime",
+		keyed_or_0(h->dir, "cpu.stat", "throttled_usec") * 1000) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -1011,14 +1007,14 @@ static int stats_pids(struct cove_cg_hier *h, json_t *data)
 		return 0;
 	if (cove_cg_json_set_u64(pids, "current",
 				 u64_or_0(h->dir, "pids.current")) < 0 ||
-	    cove_cg_json_set_u64(pids, "limit",
-				 u64_or_0(h->dir, "pids.max")) < 0)
+	    cove_cg_json_set_u64(pids, "limit", u64_or_0(h->dir, "pids.max")) <
+		0)
 		return -ENOMEM;
 	return 0;
 }
 
-static int blkio_entry(json_t *arr, unsigned maj, unsigned min,
-		       const char *op, uint64_t v)
+static int blkio_entry(json_t *arr, unsigned maj, unsigned min, const char *op,
+		       uint64_t v)
 {
 	json_t *e = json_object();
 
@@ -1117,7 +1113,7 @@ static int stats_hugetlb(struct cove_cg_hier *h, json_t *data)
 			return -ENOMEM;
 		snprintf(file, sizeof(file), "hugetlb.%s.events", size);
 		if (cove_cg_json_set_u64(e, "usage", u64_or_0(h->dir, name)) <
-			    0 ||
+			0 ||
 		    cove_cg_json_set_u64(e, "failcnt",
 					 keyed_or_0(h->dir, file, "max")) < 0)
 			return -ENOMEM;
@@ -1144,12 +1140,12 @@ int cove_cg_v2_stats_of(struct cove_cg_hier *h, const char *controller,
 static int v2_stats(struct cove_cgroup *cg, json_t *data,
 		    struct cove_error *err)
 {
-	static const char *const controllers[] = { "cpu", "memory", "pids",
-						   "io", "hugetlb" };
+	static const char *const controllers[] = {"cpu", "memory", "pids", "io",
+						  "hugetlb"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(controllers); i++) {
-		int r = cove_cg_v2_stats_of(&cg->hiers[0], controllers[i],
-					    data);
+		int r =
+		    cove_cg_v2_stats_of(&cg->hiers[0], controllers[i], data);
 		if (r < 0)
 			return cove_error_setx(err, r,
 					       "cannot read %s statistics of "
@@ -1161,11 +1157,11 @@ static int v2_stats(struct cove_cgroup *cg, json_t *data,
 }
 
 const struct cove_cg_ops cove_cg_v2_ops = {
-	.level = v2_level,
-	.apply = v2_apply,
-	.freeze = v2_freeze,
-	.is_frozen = v2_is_frozen,
-	.stats = v2_stats,
-	.oom_fd = v2_oom_fd,
-	.oom_count = v2_oom_count,
+    .level = v2_level,
+    .apply = v2_apply,
+    .freeze = v2_freeze,
+    .is_frozen = v2_is_frozen,
+    .stats = v2_stats,
+    .oom_fd = v2_oom_fd,
+    .oom_count = v2_oom_count,
 };

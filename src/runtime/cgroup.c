@@ -173,7 +173,7 @@ int64_t cove_cg_now_ms(void)
 
 void cove_cg_sleep_ms(unsigned ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -353,8 +353,8 @@ static void unescape(char *s)
 	char *w = s;
 
 	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
 			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
 				      (s[3] - '0'));
 			s += 3;
@@ -381,8 +381,9 @@ static char *controllers_from_options(const char *opts)
 	for (tok = strtok_r(copy, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		if (!strcmp(tok, "rw") || !strcmp(tok, "ro") ||
-		    !strcmp(tok, "noprefix") || !strcmp(tok, "clone_children") ||
-		    !strcmp(tok, "xattr") || !strcmp(tok, "cpuset_v2_mode") ||
+		    !strcmp(tok, "noprefix") ||
+		    !strcmp(tok, "clone_children") || !strcmp(tok, "xattr") ||
+		    !strcmp(tok, "cpuset_v2_mode") ||
 		    !strcmp(tok, "favordynmods") ||
 		    cove_str_has_prefix(tok, "release_agent="))
 			continue;
@@ -420,6 +421,9 @@ static int mounts_from_mountinfo(const char *fsroot, struct mount_ent **m,
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
 	_cleanup_free_ char *line = NULL;
 	size_t cap = 0, rootlen = strlen(fsroot);
+
+	while (rootlen > 1 && fsroot[rootlen - 1] == '/')
+		rootlen--;
 
 	if (!f)
 		return -errno;
@@ -638,8 +642,9 @@ static int cgroup_new(const char *fsroot, enum cove_cgroup_mode mode,
 		cg->ops = &cove_cg_v1_ops;
 		r = list_mounts(cg->fsroot, &m, &n);
 		if (r < 0) {
-			cove_error_setx(err, r, "cannot list the cgroup "
-						"hierarchies under %s",
+			cove_error_setx(err, r,
+					"cannot list the cgroup "
+					"hierarchies under %s",
 					cg->fsroot);
 			break;
 		}
@@ -719,9 +724,8 @@ static int make_dirs(struct cove_cgroup *cg, struct cove_cg_hier *h,
 			return cove_error_setx(err, errno, "cannot stat %s",
 					       dir);
 		if (!S_ISDIR(st.st_mode))
-			return cove_error_set(err, ENOTDIR,
-					      "cgroup %s is not a directory",
-					      dir);
+			return cove_error_set(
+			    err, ENOTDIR, "cgroup %s is not a directory", dir);
 		r = cg->ops->level(cg, h, parent, dir, created, err);
 		if (r < 0)
 			return r;
@@ -811,8 +815,8 @@ int cove_cgroup_create(const char *fsroot, enum cove_cgroup_mode mode,
 		for (size_t i = 0; i < cg->n_hiers;) {
 			char buf[32];
 			snprintf(buf, sizeof(buf), "%d", (int)pid);
-			r = cove_cg_write(cg->hiers[i].dir, "cgroup.procs",
-					  buf, err);
+			r = cove_cg_write(cg->hiers[i].dir, "cgroup.procs", buf,
+					  err);
 			if (r < 0 && lenient && is_denied(r)) {
 				remove_created(cg, &cg->hiers[i]);
 				hier_drop(cg, i);
@@ -864,15 +868,34 @@ int cove_cgroup_open(const char *fsroot, enum cove_cgroup_mode mode,
 	return 0;
 }
 
-int cove_cgroup_enter(struct cove_cgroup *cg, pid_t pid,
-		      struct cove_error *err)
+unsigned cove_cgroup_get_created(const struct cove_cgroup *cg)
+{
+	unsigned levels = 0;
+
+	for (size_t i = 0; i < cg->n_hiers; i++) {
+		int from = cg->hiers[i].created_from;
+		if (from >= 0 && cg->depth - (size_t)from > levels)
+			levels = (unsigned)(cg->depth - (size_t)from);
+	}
+	return levels;
+}
+
+void cove_cgroup_set_created(struct cove_cgroup *cg, unsigned levels)
+{
+	size_t n = levels < cg->depth ? levels : cg->depth;
+
+	for (size_t i = 0; i < cg->n_hiers; i++)
+		cg->hiers[i].created_from = (int)(cg->depth - n);
+}
+
+int cove_cgroup_enter(struct cove_cgroup *cg, pid_t pid, struct cove_error *err)
 {
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%d", (int)pid);
 	for (size_t i = 0; i < cg->n_hiers; i++) {
-		int r = cove_cg_write(cg->hiers[i].dir, "cgroup.procs", buf,
-				      err);
+		int r =
+		    cove_cg_write(cg->hiers[i].dir, "cgroup.procs", buf, err);
 		if (r < 0)
 			return r;
 	}
@@ -941,6 +964,60 @@ static int read_procs(const char *dir, pid_t **v, size_t *n, size_t *cap)
 	return 0;
 }
 
+/* Deeper than any sane nesting; bounds the recursion below. */
+#define MAX_NESTING 32
+
+/*
+ * A container may create cgroups of its own below its leaf (systemd in a
+ * container, cgroup namespaces): its pids and directories count too.
+ */
+static int read_procs_tree(const char *dir, pid_t **v, size_t *n, size_t *cap,
+			   unsigned depth)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int r = read_procs(dir, v, n, cap);
+
+	if (r < 0 || depth >= MAX_NESTING)
+		return r;
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *sub = NULL;
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") ||
+		    !strcmp(de->d_name, ".."))
+			continue;
+		sub = cove_cg_join(dir, de->d_name);
+		if (!sub)
+			return -ENOMEM;
+		r = read_procs_tree(sub, v, n, cap, depth + 1);
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
+	return 0;
+}
+
+/* rmdir of @dir after its sub-cgroups, depth first. */
+static int rmdir_tree(const char *dir, unsigned depth)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	d = depth < MAX_NESTING ? opendir(dir) : NULL;
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *sub = NULL;
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") ||
+		    !strcmp(de->d_name, ".."))
+			continue;
+		sub = cove_cg_join(dir, de->d_name);
+		if (!sub)
+			return -ENOMEM;
+		rmdir_tree(sub, depth + 1);
+	}
+	return rmdir_cg(dir);
+}
+
 /*
  * Union over every hierarchy: a process could have been moved out of one
  * of them, and destroy must still find it.
@@ -952,7 +1029,7 @@ static int collect_pids(struct cove_cgroup *cg, pid_t **ret, size_t *ret_n,
 	size_t n = 0, cap = 0, w = 0;
 
 	for (size_t i = 0; i < cg->n_hiers; i++) {
-		int r = read_procs(cg->hiers[i].dir, &v, &n, &cap);
+		int r = read_procs_tree(cg->hiers[i].dir, &v, &n, &cap, 0);
 		if (r == -ENOENT)
 			continue;
 		if (r < 0)
@@ -1057,7 +1134,7 @@ int cove_cgroup_destroy(struct cove_cgroup *cg, struct cove_error *err)
 		bool busy = false;
 		kill_all(cg);
 		for (size_t i = 0; i < cg->n_hiers; i++) {
-			r = rmdir_cg(cg->hiers[i].dir);
+			r = rmdir_tree(cg->hiers[i].dir, 0);
 			if (r == -EBUSY)
 				busy = true;
 			else if (r < 0)
@@ -1073,9 +1150,9 @@ int cove_cgroup_destroy(struct cove_cgroup *cg, struct cove_error *err)
 			for (size_t i = 0; i < cg->n_hiers; i++)
 				if (access(cg->hiers[i].dir, F_OK) == 0)
 					return cove_error_setx(
-						err, EBUSY,
-						"cannot remove cgroup %s",
-						cg->hiers[i].dir);
+					    err, EBUSY,
+					    "cannot remove cgroup %s",
+					    cg->hiers[i].dir);
 		}
 		cove_cg_sleep_ms(attempt < 10 ? 5 : 50);
 	}

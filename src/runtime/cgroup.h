@@ -45,18 +45,19 @@ struct cove_hugepage_limit {
 
 struct cove_device_rule {
 	bool allow;
-	char type;      /* 'a', 'c', 'b' */
-	int64_t major;  /* -1 = wildcard */
-	int64_t minor;  /* -1 = wildcard */
+	char type;	/* 'a', 'c', 'b' */
+	int64_t major;	/* -1 = wildcard */
+	int64_t minor;	/* -1 = wildcard */
 	char access[4]; /* subset of "rwm" */
 };
 
 /* linux.resources, every member optional (has_* / NULL / n == 0). */
 struct cove_cgroup_resources {
 	/* memory */
-	int64_t mem_limit, mem_reservation, mem_swap, mem_kernel, mem_kernel_tcp;
+	int64_t mem_limit, mem_reservation, mem_swap, mem_kernel,
+	    mem_kernel_tcp;
 	bool has_mem_limit, has_mem_reservation, has_mem_swap, has_mem_kernel,
-		has_mem_kernel_tcp;
+	    has_mem_kernel_tcp;
 	uint64_t mem_swappiness;
 	bool has_mem_swappiness;
 	bool mem_disable_oom_killer, has_mem_disable_oom_killer;
@@ -66,8 +67,8 @@ struct cove_cgroup_resources {
 	uint64_t cpu_shares, cpu_period, cpu_realtime_period, cpu_burst;
 	int64_t cpu_quota, cpu_realtime_runtime, cpu_idle;
 	bool has_cpu_shares, has_cpu_period, has_cpu_quota,
-		has_cpu_realtime_period, has_cpu_realtime_runtime,
-		has_cpu_burst, has_cpu_idle;
+	    has_cpu_realtime_period, has_cpu_realtime_runtime, has_cpu_burst,
+	    has_cpu_idle;
 	char *cpu_cpus, *cpu_mems;
 	/* pids */
 	int64_t pids_limit;
@@ -77,7 +78,8 @@ struct cove_cgroup_resources {
 	bool has_blkio_weight, has_blkio_leaf_weight;
 	struct cove_blkio_device *blkio_weight_device;
 	size_t n_blkio_weight_device;
-	struct cove_blkio_device *throttle[4]; /* read bps, write bps, read iops, write iops */
+	struct cove_blkio_device
+	    *throttle[4]; /* read bps, write bps, read iops, write iops */
 	size_t n_throttle[4];
 	/* hugepageLimits */
 	struct cove_hugepage_limit *hugepages;
@@ -148,6 +150,17 @@ int cove_cgroup_create(const char *fsroot, enum cove_cgroup_mode mode,
 int cove_cgroup_open(const char *fsroot, enum cove_cgroup_mode mode,
 		     const char *path, struct cove_cgroup **ret,
 		     struct cove_error *err);
+
+/*
+ * How many levels of the path, counted from the leaf, cove created
+ * (1: only the leaf; 0: none).  A caller that keeps this in the
+ * container's state and hands it back with cove_cgroup_set_created()
+ * after cove_cgroup_open() gets exactly those removed by destroy; without
+ * it, destroy of an opened cgroup removes every ancestor that is empty,
+ * up to the hierarchy's root.
+ */
+unsigned cove_cgroup_get_created(const struct cove_cgroup *cg);
+void cove_cgroup_set_created(struct cove_cgroup *cg, unsigned levels);
 
 /* Move another process (exec) into the cgroup. */
 int cove_cgroup_enter(struct cove_cgroup *cg, pid_t pid,

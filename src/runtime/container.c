@@ -675,6 +675,7 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 	c.state.created = cove_rfc3339_now();
 	c.state.owner = geteuid();
 	c.state.cgroup_mode = mode;
+	c.state.cgroup_created = c.cg ? cove_cgroup_get_created(c.cg) : 0;
 	c.state.rootless = c.rootless;
 	c.state.terminal = c.spec->process.terminal;
 	c.state.systemd_cgroup = o->cgroup_manager == COVE_CGROUP_MANAGER_SYSTEMD;
@@ -885,6 +886,8 @@ int cove_container_delete(const char *root, const char *id, bool force,
 	if (s->cgroup_path &&
 	    cove_cgroup_open(NULL, s->cgroup_mode, s->cgroup_path, &cg, NULL) >=
 		    0) {
+		/* Remove only the levels of the path that cove created. */
+		cove_cgroup_set_created(cg, s->cgroup_created);
 		r = cove_cgroup_destroy(cg, err);
 		if (r < 0)
 			return cove_error_wrap(err, "cannot remove the cgroup of '%s'",

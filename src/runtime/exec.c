@@ -77,6 +77,7 @@ static __attribute__((noreturn)) void exec_process(struct exec_child *c)
 {
 	struct cove_error err = { 0 };
 	_cleanup_free_ char *exe = NULL;
+	bool late;
 
 	if (cove_sync_expect(c->sock, COVE_SYNC_GO, NULL, NULL, &err) < 0)
 		_exit(1);
@@ -104,17 +105,32 @@ static __attribute__((noreturn)) void exec_process(struct exec_child *c)
 				c->proc->cwd);
 		exec_fail(c, &err);
 	}
-	if (cove_process_switch_user(&c->pctx, &err) < 0 ||
-	    cove_process_chdir(&c->pctx, &err) < 0 ||
-	    cove_process_find_executable(c->proc, &exe, &err) < 0)
+	/* seccomp before the capabilities go, unless no_new_privs (init.c). */
+	late = c->seccomp && c->proc->no_new_privileges &&
+	       !cove_seccomp_uses_notify(c->seccomp);
+	if (cove_process_find_executable(c->proc, &exe, &err) < 0 &&
+	    c->proc->user.uid == 0)
 		exec_fail(c, &err);
-	if (c->seccomp) {
+	if (c->seccomp && !late) {
 		int nfd = -1;
 		if (cove_seccomp_load(c->seccomp, &nfd, &err) < 0)
 			exec_fail(c, &err);
-		if (nfd >= 0)
-			close(nfd); /* the listener of the init serves exec too */
+		if (nfd >= 0) {
+			if (cove_sync_send(c->sock, COVE_SYNC_SECCOMP, 0, NULL,
+					   nfd) < 0 ||
+			    cove_sync_expect(c->sock, COVE_SYNC_ACK, NULL, NULL,
+					     &err) < 0)
+				_exit(1);
+			close(nfd);
+		}
 	}
+	if (cove_process_switch_user(&c->pctx, &err) < 0 ||
+	    cove_process_chdir(&c->pctx, &err) < 0)
+		exec_fail(c, &err);
+	if (!exe && cove_process_find_executable(c->proc, &exe, &err) < 0)
+		exec_fail(c, &err);
+	if (late && cove_seccomp_load(c->seccomp, NULL, &err) < 0)
+		exec_fail(c, &err);
 	if (cove_sync_send(c->sock, COVE_SYNC_READY, 0, NULL, -1) < 0)
 		_exit(1);
 	close(c->sock);
@@ -260,6 +276,16 @@ int cove_container_exec(const struct cove_exec_opts *o, pid_t *ret_pid,
 			} else {
 				close(fd);
 			}
+			cove_sync_send(sock[0], COVE_SYNC_ACK, 0, NULL, -1);
+			continue;
+		}
+		if (msg.type == COVE_SYNC_SECCOMP && fd >= 0) {
+			_cleanup_json_ json_t *st = cove_state_to_json(s);
+			r = cove_seccomp_send_listener(c.seccomp, fd, pid, st,
+						       err);
+			close(fd);
+			if (r < 0)
+				goto out;
 			cove_sync_send(sock[0], COVE_SYNC_ACK, 0, NULL, -1);
 			continue;
 		}

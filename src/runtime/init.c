@@ -70,6 +70,7 @@ void cove_init_main(struct cove_init_args *a)
 	_cleanup_free_ char *exe = NULL;
 	pid_t host_pid;
 	int notify_fd = -1;
+	bool late_seccomp;
 	char c;
 
 	/* Phase 0: wait until the runtime wrote our id maps and cgroup. */
@@ -158,29 +159,42 @@ void cove_init_main(struct cove_init_args *a)
 				spec->process.cwd);
 		fail(a, &err);
 	}
+	if (cove_process_find_executable(&spec->process, &exe, &err) < 0 &&
+	    spec->process.user.uid == 0)
+		fail(a, &err);
+
+	/*
+	 * Phase 7: seccomp.  Loading a filter needs no_new_privs or
+	 * CAP_SYS_ADMIN.  Without no_new_privs the filter must go in now,
+	 * before the capabilities are dropped (as runc does); with it, as late
+	 * as possible, just before execve, so that fewer of the runtime's own
+	 * syscalls run under it.  A notify filter always goes in now: the
+	 * listener must get its fd before create returns.  The personality
+	 * comes first, since profiles commonly restrict personality(2).
+	 */
+	late_seccomp = a->seccomp && spec->process.no_new_privileges &&
+		       !cove_seccomp_uses_notify(a->seccomp);
+	if (a->personality.set &&
+	    cove_personality_apply(&a->personality, &err) < 0)
+		fail(a, &err);
+	if (a->seccomp && !late_seccomp) {
+		if (cove_seccomp_load(a->seccomp, &notify_fd, &err) < 0)
+			fail(a, &err);
+		if (notify_fd >= 0) {
+			if (cove_sync_send(a->sync_fd, COVE_SYNC_SECCOMP, 0,
+					   NULL, notify_fd) < 0 ||
+			    cove_sync_expect(a->sync_fd, COVE_SYNC_ACK, NULL,
+					     NULL, &err) < 0)
+				_exit(1);
+			close(notify_fd);
+		}
+	}
 	if (cove_process_switch_user(&a->pctx, &err) < 0)
 		fail(a, &err);
 	if (cove_process_chdir(&a->pctx, &err) < 0)
 		fail(a, &err);
-	if (cove_process_find_executable(&spec->process, &exe, &err) < 0)
+	if (!exe && cove_process_find_executable(&spec->process, &exe, &err) < 0)
 		fail(a, &err);
-
-	/*
-	 * Phase 7: a seccomp filter with a notify action must exist before
-	 * the runtime returns, so that the listener gets its fd: load it now.
-	 * Other filters wait until just before execve, so that the runtime's
-	 * own remaining syscalls are not subject to them.
-	 */
-	if (a->seccomp && cove_seccomp_uses_notify(a->seccomp)) {
-		if (cove_seccomp_load(a->seccomp, &notify_fd, &err) < 0)
-			fail(a, &err);
-		if (cove_sync_send(a->sync_fd, COVE_SYNC_SECCOMP, 0, NULL,
-				   notify_fd) < 0 ||
-		    cove_sync_expect(a->sync_fd, COVE_SYNC_ACK, NULL, NULL,
-				     &err) < 0)
-			_exit(1);
-		close(notify_fd);
-	}
 
 	/* Phase 8: report ready and block until `start` writes the fifo. */
 	if (cove_sync_send(a->sync_fd, COVE_SYNC_READY, 0, NULL, -1) < 0)
@@ -204,13 +218,7 @@ void cove_init_main(struct cove_init_args *a)
 			_exit(1);
 		}
 	}
-	if (a->seccomp && !cove_seccomp_uses_notify(a->seccomp) &&
-	    cove_seccomp_load(a->seccomp, NULL, &err) < 0) {
-		dprintf(2, "cove-runtime: %s\n", err.msg);
-		_exit(1);
-	}
-	if (a->personality.set &&
-	    cove_personality_apply(&a->personality, &err) < 0) {
+	if (late_seccomp && cove_seccomp_load(a->seccomp, NULL, &err) < 0) {
 		dprintf(2, "cove-runtime: %s\n", err.msg);
 		_exit(1);
 	}

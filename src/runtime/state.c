@@ -232,6 +232,7 @@ int cove_state_save(const struct cove_state *s, struct cove_error *err)
 		json_object_set_new(j, "cgroupPath",
 				    json_string(s->cgroup_path));
 	json_object_set_new(j, "cgroupMode", json_integer(s->cgroup_mode));
+	json_object_set_new(j, "cgroupCreated", json_integer(s->cgroup_created));
 	json_object_set_new(j, "rootless", json_boolean(s->rootless));
 	json_object_set_new(j, "terminal", json_boolean(s->terminal));
 	json_object_set_new(j, "systemdCgroup", json_boolean(s->systemd_cgroup));
@@ -301,6 +302,8 @@ int cove_state_load(const char *root, const char *id, struct cove_state **ret,
 	s->cgroup_mode =
 		(enum cove_cgroup_mode)json_integer_value(
 			json_object_get(j, "cgroupMode"));
+	s->cgroup_created = (unsigned)json_integer_value(
+		json_object_get(j, "cgroupCreated"));
 	s->rootless = json_is_true(json_object_get(j, "rootless"));
 	s->terminal = json_is_true(json_object_get(j, "terminal"));
 	s->systemd_cgroup = json_is_true(json_object_get(j, "systemdCgroup"));

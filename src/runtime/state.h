@@ -32,6 +32,7 @@ struct cove_state {
 	uid_t owner;
 	char *cgroup_path; /* NULL when cgroups are disabled */
 	enum cove_cgroup_mode cgroup_mode;
+	unsigned cgroup_created; /* levels of cgroup_path cove created */
 	bool rootless;
 	bool terminal;
 	bool systemd_cgroup;

@@ -1,0 +1,171 @@
+"""Driver of bench/runtime.sh: latency, peak RSS and density per runtime.
+
+Prints, for cove-runtime, crun and runc (whichever are installed):
+  - median wall time of `run` of a /bin/true container (N interleaved runs),
+  - median create / start / delete times,
+  - peak RSS of the runtime process tree during `run` (wait4's ru_maxrss),
+  - density: seconds per container and memory per container to start
+    N_DENSITY detached `sleep` containers (memory from MemAvailable).
+and the ratios of cove's figures to crun's and runc's.
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+N_DENSITY = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+RUNTIMES = {
+    "cove": os.environ.get("COVE_RUNTIME_BINARY",
+                           os.path.join(REPO, "build", "cove-runtime")),
+    "crun": shutil.which("crun"),
+    "runc": shutil.which("runc"),
+}
+RUNTIMES = {k: v for k, v in RUNTIMES.items() if v}
+CG_PARENT = "/cove-bench-%d" % os.getpid()
+
+
+def make_bundle(tmp, name, args):
+    b = os.path.join(tmp, name)
+    os.makedirs(b, exist_ok=True)
+    with open(os.path.join(REPO, "build", "busybox-bundle", "config.json")) as f:
+        cfg = json.load(f)
+    cfg["root"] = {"path": os.path.join(REPO, "build", "busybox-bundle", "rootfs"),
+                   "readonly": True}
+    cfg["ociVersion"] = "1.0.2-dev"  # crun 1.8 refuses newer versions
+    cfg["process"]["args"] = args
+    cfg["process"]["terminal"] = False
+    cfg["linux"]["cgroupsPath"] = "%s/%s" % (CG_PARENT, name)
+    with open(os.path.join(b, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    return b
+
+
+def timed(argv, **kw):
+    t0 = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, **kw)
+    _, status, ru = os.wait4(p.pid, 0)
+    dt = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err = p.stderr.read().decode()
+    p.stderr.close()
+    if p.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), p.returncode, err))
+    return dt, ru.ru_maxrss
+
+
+def mem_available_kib():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cleanup_cgroups():
+    for ctrl in os.listdir("/sys/fs/cgroup"):
+        base = os.path.join("/sys/fs/cgroup", ctrl, CG_PARENT.lstrip("/"))
+        if not os.path.isdir(base):
+            continue
+        for root, dirs, _ in os.walk(base, topdown=False):
+            for d in dirs:
+                try:
+                    os.rmdir(os.path.join(root, d))
+                except OSError:
+                    pass
+        try:
+            os.rmdir(base)
+        except OSError:
+            pass
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="cove-bench-")
+    res = {k: {"run": [], "rss": [], "create": [], "start": [], "delete": []}
+           for k in RUNTIMES}
+    try:
+        bundles = {k: make_bundle(tmp, "true-" + k, ["/bin/true"]) for k in RUNTIMES}
+        roots = {k: os.path.join(tmp, "root-" + k) for k in RUNTIMES}
+        # warm-up (page cache, binaries)
+        for k, rt in RUNTIMES.items():
+            timed([rt, "--root", roots[k], "run", "-b", bundles[k], "warm-" + k])
+        for i in range(N):
+            for k, rt in RUNTIMES.items():
+                dt, rss = timed([rt, "--root", roots[k], "run", "-b", bundles[k],
+                                 "r%d-%s" % (i, k)])
+                res[k]["run"].append(dt)
+                res[k]["rss"].append(rss)
+        for i in range(max(10, N // 4)):
+            for k, rt in RUNTIMES.items():
+                cid = "p%d-%s" % (i, k)
+                base = [rt, "--root", roots[k]]
+                res[k]["create"].append(timed(base + ["create", "-b", bundles[k], cid])[0])
+                res[k]["start"].append(timed(base + ["start", cid])[0])
+                for _ in range(500):
+                    out = subprocess.run(base + ["state", cid], capture_output=True, text=True)
+                    if '"stopped"' in out.stdout:
+                        break
+                    time.sleep(0.002)
+                res[k]["delete"].append(timed(base + ["delete", cid])[0])
+
+        print("== %d sequential runs of a /bin/true container (median)" % N)
+        print("%-6s %9s %9s %9s %9s %10s" % ("", "run ms", "create", "start", "delete", "peak RSS"))
+        for k in RUNTIMES:
+            r = res[k]
+            print("%-6s %9.2f %9.2f %9.2f %9.2f %7d KiB" % (
+                k, 1000 * statistics.median(r["run"]), 1000 * statistics.median(r["create"]),
+                1000 * statistics.median(r["start"]), 1000 * statistics.median(r["delete"]),
+                max(r["rss"])))
+        for peer in ("crun", "runc"):
+            if peer in res and "cove" in res:
+                print("cove/%s: run %.2fx  create %.2fx  start %.2fx  delete %.2fx  peak RSS %.2fx" % (
+                    peer,
+                    statistics.median(res["cove"]["run"]) / statistics.median(res[peer]["run"]),
+                    statistics.median(res["cove"]["create"]) / statistics.median(res[peer]["create"]),
+                    statistics.median(res["cove"]["start"]) / statistics.median(res[peer]["start"]),
+                    statistics.median(res["cove"]["delete"]) / statistics.median(res[peer]["delete"]),
+                    max(res["cove"]["rss"]) / max(res[peer]["rss"])))
+
+        print("== density: %d detached sleep containers" % N_DENSITY)
+        dens = {}
+        for k, rt in RUNTIMES.items():
+            b = make_bundle(tmp, "sleep-" + k, ["sleep", "1000"])
+            root = roots[k] + "-density"
+            ids = []
+            before = mem_available_kib()
+            t0 = time.perf_counter()
+            try:
+                for i in range(N_DENSITY):
+                    cid = "d%d" % i
+                    subprocess.run([rt, "--root", root, "run", "-d", "-b", b, cid],
+                                   check=True, stdout=subprocess.DEVNULL,
+                                   stdin=subprocess.DEVNULL)
+                    ids.append(cid)
+                total = time.perf_counter() - t0
+                time.sleep(1)
+                used = before - mem_available_kib()
+                dens[k] = (total, used)
+                print("%-6s %.2f s total, %.2f ms and %d KiB per container" % (
+                    k, total, 1000 * total / N_DENSITY, used / N_DENSITY))
+            finally:
+                for cid in ids:
+                    subprocess.run([rt, "--root", root, "delete", "-f", cid],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for peer in ("crun", "runc"):
+            if peer in dens and "cove" in dens:
+                print("cove/%s density: time %.2fx  memory %.2fx" % (
+                    peer, dens["cove"][0] / dens[peer][0],
+                    dens["cove"][1] / max(1, dens[peer][1])))
+    finally:
+        cleanup_cgroups()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
