@@ -74,11 +74,17 @@ static bool needs_two_stages(const struct cove_spec *spec)
 	return spec->namespaces[COVE_NS_TIME].enabled;
 }
 
+/*
+ * Namespaces created at clone()/unshare() time.  A new cgroup namespace is
+ * not among them: it must be created by the init after the runtime moved it
+ * into its cgroup, so that the namespace is rooted there.
+ */
 static int new_ns_flags(const struct cove_spec *spec)
 {
 	int flags = 0;
 	for (int t = 0; t < COVE_NS_MAX; t++)
-		if (spec->namespaces[t].enabled && !spec->namespaces[t].path)
+		if (spec->namespaces[t].enabled && !spec->namespaces[t].path &&
+		    t != COVE_NS_CGROUP)
 			flags |= cove_ns_clone_flag((enum cove_ns_type)t);
 	return flags;
 }

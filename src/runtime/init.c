@@ -92,6 +92,12 @@ void cove_init_main(struct cove_init_args *a)
 			fail(a, &err);
 		}
 	}
+	if (a->spec->namespaces[COVE_NS_CGROUP].enabled &&
+	    !a->spec->namespaces[COVE_NS_CGROUP].path &&
+	    unshare(CLONE_NEWCGROUP) < 0) {
+		cove_error_setx(&err, errno, "cannot create a cgroup namespace");
+		fail(a, &err);
+	}
 	if (setsid() < 0 && errno != EPERM) {
 		cove_error_setx(&err, errno, "setsid");
 		fail(a, &err);

@@ -776,7 +776,22 @@ int cove_rootfs_prepare(const struct cove_spec *spec,
 	}
 
 	/* Phase 4: device nodes and the standard /dev symlinks. */
-	return setup_devices(rootfd, spec, o, err);
+	{
+		int r = setup_devices(rootfd, spec, o, err);
+		if (r < 0)
+			return r;
+	}
+
+	/* Phase 5: the working directory exists, as runc guarantees. */
+	if (spec->has_process) {
+		int fd = cove_open_in_root(rootfd, spec->process.cwd, true, true);
+		if (fd < 0)
+			return cove_error_setx(err, fd,
+					       "cannot create the working directory '%s'",
+					       spec->process.cwd);
+		close(fd);
+	}
+	return 0;
 }
 
 int cove_rootfs_pivot(const struct cove_spec *spec,

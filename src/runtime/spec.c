@@ -898,6 +898,51 @@ static int parse_time_offsets(json_t *obj, struct cove_spec *spec,
 	return 0;
 }
 
+/*
+ * A sysctl may only be set when the namespace that scopes it is the
+ * container's own: otherwise the write would change the host.
+ */
+static int check_sysctls(const struct cove_spec *spec, struct cove_error *err)
+{
+	static const char *const ipc_keys[] = {
+		"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+		"kernel.shmall", "kernel.shmmax", "kernel.shmmni",
+		"kernel.shm_rmid_forced",
+	};
+	const char *k;
+	json_t *v;
+
+	if (!spec->sysctl)
+		return 0;
+	json_object_foreach(spec->sysctl, k, v)
+	{
+		enum cove_ns_type need = COVE_NS_MAX;
+		bool known = false;
+
+		for (size_t i = 0; i < ARRAY_SIZE(ipc_keys); i++)
+			if (!strcmp(k, ipc_keys[i]))
+				need = COVE_NS_IPC, known = true;
+		if (cove_str_has_prefix(k, "fs.mqueue."))
+			need = COVE_NS_IPC, known = true;
+		else if (cove_str_has_prefix(k, "net."))
+			need = COVE_NS_NET, known = true;
+		else if (!strcmp(k, "kernel.hostname") ||
+			 !strcmp(k, "kernel.domainname"))
+			need = COVE_NS_UTS, known = true;
+		if (!known)
+			return cove_error_set(
+				err, EINVAL,
+				"invalid 'linux.sysctl.%s': not namespaced, it would change the host",
+				k);
+		if (!spec->namespaces[need].enabled || spec->namespaces[need].path)
+			return cove_error_set(
+				err, EINVAL,
+				"invalid 'linux.sysctl.%s': requires a new %s namespace",
+				k, cove_ns_name(need));
+	}
+	return 0;
+}
+
 static int parse_linux(json_t *lx, struct cove_spec *spec,
 		       struct cove_error *err)
 {
@@ -969,6 +1014,9 @@ static int parse_linux(json_t *lx, struct cove_spec *spec,
 					"invalid 'linux.sysctl': bad key '%s'", k);
 		}
 	}
+	r = check_sysctls(spec, err);
+	if (r < 0)
+		return r;
 	r = cove_json_object(lx, "linux", "seccomp", &spec->seccomp, err);
 	if (r < 0)
 		return r;

@@ -40,6 +40,12 @@ int cli_help(const char *text);
 /* Usage error: prints the hint and returns exit status 2... as runc, 1. */
 int cli_usage(struct cove_cli *cli, const char *cmd, const char *msg);
 
+/* The option getopt_long() just refused, named in the error. */
+int cli_unknown_option(struct cove_cli *cli, const char *cmd, char **argv);
+/* Fail on any argument starting with '-' (commands without options). */
+int cli_no_options(struct cove_cli *cli, const char *cmd, int argc,
+		   char **argv);
+
 /* "9", "KILL", "SIGKILL" -> 9; -1 when unknown. */
 int cli_parse_signal(const char *s);
 

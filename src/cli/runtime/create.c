@@ -183,6 +183,8 @@ int cmd_start(struct cove_cli *cli, int argc, char **argv)
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
 		return cli_help(start_help);
+	if (cli_no_options(cli, "start", argc, argv))
+		return 1;
 	if (argc != 2)
 		return cli_usage(cli, "start", "exactly one container id is required");
 	r = cove_container_start(cli->root, argv[1], &err);

@@ -101,7 +101,7 @@ int cmd_events(struct cove_cli *cli, int argc, char **argv)
 		case 'h':
 			return cli_help(events_help);
 		default:
-			return cli_usage(cli, "events", "unknown option");
+			return cli_unknown_option(cli, "events", argv);
 		}
 	}
 	if (optind + 1 != argc)

@@ -168,7 +168,7 @@ int cmd_exec(struct cove_cli *cli, int argc, char **argv)
 		case 'h':
 			return cli_help(exec_help);
 		default:
-			return cli_usage(cli, "exec", "unknown option");
+			return cli_unknown_option(cli, "exec", argv);
 		}
 	}
 	if (optind >= argc)

@@ -110,6 +110,8 @@ int cmd_state(struct cove_cli *cli, int argc, char **argv)
 
 	if (wants_help(argc, argv))
 		return cli_help(state_help);
+	if (cli_no_options(cli, "state", argc, argv))
+		return 1;
 	if (argc != 2)
 		return cli_usage(cli, "state", "exactly one container id is required");
 	if (cove_state_load(cli->root, argv[1], &s, &err) < 0)
@@ -142,7 +144,7 @@ int cmd_kill(struct cove_cli *cli, int argc, char **argv)
 		case 'h':
 			return cli_help(kill_help);
 		default:
-			return cli_usage(cli, "kill", "unknown option");
+			return cli_unknown_option(cli, "kill", argv);
 		}
 	}
 	if (optind >= argc || argc - optind > 2)
@@ -177,7 +179,7 @@ int cmd_delete(struct cove_cli *cli, int argc, char **argv)
 		case 'h':
 			return cli_help(delete_help);
 		default:
-			return cli_usage(cli, "delete", "unknown option");
+			return cli_unknown_option(cli, "delete", argv);
 		}
 	}
 	if (optind + 1 != argc)
@@ -201,6 +203,8 @@ static int pause_resume(struct cove_cli *cli, int argc, char **argv,
 
 	if (wants_help(argc, argv))
 		return cli_help(pause ? pause_help : resume_help);
+	if (cli_no_options(cli, pause ? "pause" : "resume", argc, argv))
+		return 1;
 	if (argc != 2)
 		return cli_usage(cli, pause ? "pause" : "resume",
 				 "exactly one container id is required");
@@ -248,7 +252,7 @@ int cmd_list(struct cove_cli *cli, int argc, char **argv)
 		case 'h':
 			return cli_help(list_help);
 		default:
-			return cli_usage(cli, "list", "unknown option");
+			return cli_unknown_option(cli, "list", argv);
 		}
 	}
 	if (cove_state_list(cli->root, &ids, &err) < 0)
@@ -258,32 +262,57 @@ int cmd_list(struct cove_cli *cli, int argc, char **argv)
 			printf("%s\n", *id);
 		return 0;
 	}
-	if (!json)
-		printf("%-12s%-12s%-12s%-40s%-32s%s\n", "ID", "PID", "STATUS",
-		       "BUNDLE", "CREATED", "OWNER");
-	for (char **id = ids; *id; id++) {
-		_cleanup_state_ struct cove_state *s = NULL;
+	/* Columns as wide as their longest cell, as a tabwriter does. */
+	struct row {
+		char pid[16], owner[32];
+		struct cove_state *s;
+	};
+	size_t n = cove_strv_length(ids), w_id = 2, w_bundle = 6,
+	       w_created = 7;
+	struct row *rows = calloc(n + 1, sizeof(*rows));
+	if (!rows)
+		return cli_failf(cli, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		struct cove_state *s = NULL;
 		json_t *j;
-		if (cove_state_load(cli->root, *id, &s, NULL) < 0)
+		if (cove_state_load(cli->root, ids[i], &s, NULL) < 0)
 			continue;
+		rows[i].s = s;
+		snprintf(rows[i].pid, sizeof(rows[i].pid), "%d",
+			 s->status == COVE_STATUS_STOPPED ? 0 : s->pid);
+		if (s->owner == 0)
+			snprintf(rows[i].owner, sizeof(rows[i].owner), "root");
+		else
+			snprintf(rows[i].owner, sizeof(rows[i].owner), "#%u",
+				 (unsigned)s->owner);
+		if (strlen(s->id) > w_id)
+			w_id = strlen(s->id);
+		if (strlen(s->bundle) > w_bundle)
+			w_bundle = strlen(s->bundle);
+		if (strlen(s->created) > w_created)
+			w_created = strlen(s->created);
 		j = cove_state_to_json(s);
-		{
-			char owner[32];
-			snprintf(owner, sizeof(owner), "%s",
-				 s->owner == 0 ? "root" : "");
-			if (s->owner != 0)
-				snprintf(owner, sizeof(owner), "#%u",
-					 (unsigned)s->owner);
-			json_object_set_new(j, "owner", json_string(owner));
-			if (!json)
-				printf("%-12s%-12d%-12s%-40s%-32s%s\n", s->id,
-				       s->status == COVE_STATUS_STOPPED ? 0
-									: s->pid,
-				       cove_status_name(s->status), s->bundle,
-				       s->created, owner);
-		}
+		json_object_set_new(j, "owner", json_string(rows[i].owner));
 		json_array_append_new(arr, j);
 	}
+	if (!json) {
+		printf("%-*s   %-8s   %-8s   %-*s   %-*s   %s\n", (int)w_id, "ID",
+		       "PID", "STATUS", (int)w_bundle, "BUNDLE", (int)w_created,
+		       "CREATED", "OWNER");
+		for (size_t i = 0; i < n; i++) {
+			struct cove_state *s = rows[i].s;
+			if (!s)
+				continue;
+			printf("%-*s   %-8s   %-8s   %-*s   %-*s   %s\n",
+			       (int)w_id, s->id, rows[i].pid,
+			       cove_status_name(s->status), (int)w_bundle,
+			       s->bundle, (int)w_created, s->created,
+			       rows[i].owner);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		cove_state_free(rows[i].s);
+	free(rows);
 	if (json) {
 		char *text = json_dumps(arr, JSON_COMPACT);
 		printf("%s\n", text ? text : "[]");
@@ -319,7 +348,7 @@ int cmd_ps(struct cove_cli *cli, int argc, char **argv)
 		case 'h':
 			return cli_help(ps_help);
 		default:
-			return cli_usage(cli, "ps", "unknown option");
+			return cli_unknown_option(cli, "ps", argv);
 		}
 	}
 	if (optind >= argc)

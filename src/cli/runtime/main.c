@@ -169,6 +169,27 @@ int cli_usage(struct cove_cli *cli, const char *cmd, const char *msg)
 	return 1;
 }
 
+int cli_unknown_option(struct cove_cli *cli, const char *cmd, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+
+	if (optopt && (arg[0] != '-' || arg[1] == '-' || !strchr(arg, optopt)))
+		return cli_failf(cli, "%s: unknown or incomplete option '-%c' (see 'cove-runtime %s --help')",
+				 cmd, optopt, cmd);
+	return cli_failf(cli, "%s: unknown or incomplete option '%s' (see 'cove-runtime %s --help')",
+			 cmd, arg, cmd);
+}
+
+int cli_no_options(struct cove_cli *cli, const char *cmd, int argc,
+		   char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] == '-' && argv[i][1])
+			return cli_failf(cli, "%s: unknown option '%s' (see 'cove-runtime %s --help')",
+					 cmd, argv[i], cmd);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int sig;

@@ -72,7 +72,7 @@ int cmd_spec(struct cove_cli *cli, int argc, char **argv)
 		case 'h':
 			return cli_help(spec_help);
 		default:
-			return cli_usage(cli, "spec", "unknown option");
+			return cli_unknown_option(cli, "spec", argv);
 		}
 	}
 	dfd = open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

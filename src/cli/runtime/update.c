@@ -150,7 +150,7 @@ int cmd_update(struct cove_cli *cli, int argc, char **argv)
 			return cli_failf(cli, "Intel RDT is not supported by cove");
 		default:
 			if (c < 256 || nflags >= ARRAY_SIZE(flags))
-				return cli_usage(cli, "update", "unknown option");
+				return cli_unknown_option(cli, "update", argv);
 			flags[nflags].opt = c;
 			flags[nflags++].arg = optarg;
 		}
