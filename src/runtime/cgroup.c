@@ -868,6 +868,11 @@ int cove_cgroup_open(const char *fsroot, enum cove_cgroup_mode mode,
 	return 0;
 }
 
+size_t cove_cgroup_hierarchy_count(const struct cove_cgroup *cg)
+{
+	return cg ? cg->n_hiers : 0;
+}
+
 unsigned cove_cgroup_get_created(const struct cove_cgroup *cg)
 {
 	unsigned levels = 0;

@@ -212,6 +212,9 @@ static inline void cove_cgroup_freep(struct cove_cgroup **cg)
 }
 #define _cleanup_cgroup_ __attribute__((cleanup(cove_cgroup_freep)))
 
+/* Number of hierarchies the handle covers (0: no cgroup at all). */
+size_t cove_cgroup_hierarchy_count(const struct cove_cgroup *cg);
+
 const char *cove_cgroup_mode_name(enum cove_cgroup_mode mode);
 
 /* The cgroup path given at creation ("/cove-test/run1/ctr") and layout. */

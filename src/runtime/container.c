@@ -645,15 +645,23 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 
 	if (c.state.cgroup_path) {
 		unsigned flags = 0;
-		if (c.rootless && !has_any_resource(c.spec))
+		/*
+		 * Rootless without delegation: no cgroup, unless the config
+		 * asked for one explicitly or for limits (then it is an error,
+		 * as with runc).
+		 */
+		if (c.rootless && !has_any_resource(c.spec) &&
+		    !c.spec->cgroups_path)
 			flags |= COVE_CGROUP_BEST_EFFORT;
 		r = cove_cgroup_create(NULL, mode, c.state.cgroup_path,
 				       c.sp.init, c.has_res ? &c.res : NULL,
 				       flags, &c.cg, err);
 		if (r < 0)
 			goto out;
-		if (!c.cg) {
+		if (cove_cgroup_hierarchy_count(c.cg) == 0) {
 			/* best effort failed: run without a cgroup */
+			cove_cgroup_free(c.cg);
+			c.cg = NULL;
 			free(c.state.cgroup_path);
 			c.state.cgroup_path = NULL;
 		}

@@ -256,6 +256,48 @@ static char *v1_controllers(const char *opts)
 }
 
 /*
+ * The cgroup of this process in the hierarchy mounted with @opts ("cgroup2"
+ * or v1 super options), from /proc/self/cgroup, relative to the mount's
+ * root @mroot.  The init has already been placed in its cgroups when this
+ * runs, so this is the container's cgroup, or, rootless without one, the
+ * cgroup it inherited.
+ */
+static char *own_cgroup(const char *fstype, const char *opts, const char *mroot)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+	_cleanup_free_ char *line = NULL, *want = NULL;
+	size_t cap = 0;
+	bool v2 = !strcmp(fstype, "cgroup2");
+
+	if (!f)
+		return NULL;
+	if (!v2) {
+		want = v1_controllers(opts);
+		if (!want)
+			return NULL;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		char *c1 = strchr(line, ':'), *c2, *nl;
+		const char *path;
+		size_t rl;
+		if (!c1 || !(c2 = strchr(c1 + 1, ':')))
+			continue;
+		*c2 = '\0';
+		nl = strchr(c2 + 1, '\n');
+		if (nl)
+			*nl = '\0';
+		if (v2 ? strcmp(line, "0") || c1[1] : strcmp(c1 + 1, want))
+			continue;
+		path = c2 + 1;
+		rl = strlen(mroot);
+		if (strcmp(mroot, "/") && !strncmp(path, mroot, rl))
+			path += rl;
+		return strdup(*path ? path : "/");
+	}
+	return NULL;
+}
+
+/*
  * A "cgroup" mount in the config: a tmpfs with one entry per hierarchy (v1)
  * or the cgroup2 file system (v2), showing only the container's own cgroup.
  * With a cgroup namespace the hierarchies are mounted fresh (the kernel
@@ -286,8 +328,11 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 						       "cannot mount cgroup2 on %s",
 						       m->destination);
 		} else {
+			_cleanup_free_ char *own =
+				own_cgroup("cgroup2", "", "/");
 			_cleanup_free_ char *src = cove_strdup_printf(
-				"%s%s", COVE_CGROUP_DEFAULT_ROOT, o->cgroup_path);
+				"%s%s", COVE_CGROUP_DEFAULT_ROOT,
+				own ? own : o->cgroup_path);
 			if (mount(src, tp, NULL, MS_BIND | MS_REC, NULL) < 0)
 				return cove_error_setx(err, errno,
 						       "cannot bind %s on %s", src,
@@ -353,9 +398,10 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 				break;
 			}
 		} else {
+			_cleanup_free_ char *own = own_cgroup(
+				cgs[i].fstype, cgs[i].options, cgs[i].root);
 			src = cove_strdup_printf("%s%s", cgs[i].mountpoint,
-						 o->cgroup_path ? o->cgroup_path
-								: "");
+						 own ? own : "");
 			if (!src || mount(src, sp, NULL, MS_BIND | MS_REC,
 					  NULL) < 0) {
 				r = cove_error_setx(err, src ? errno : ENOMEM,

@@ -800,7 +800,7 @@ static int parse_devices(json_t *arr, struct cove_spec *spec,
 		if (r < 0)
 			return r;
 		if (!s || s[0] != '/' || strstr(s, "/../") ||
-		    cove_str_has_prefix(s, "../"))
+		    (strlen(s) >= 3 && !strcmp(s + strlen(s) - 3, "/..")))
 			return cove_error_set(err, EINVAL,
 					      "invalid '%s.path': must be an absolute path without '..'",
 					      sub);
@@ -1183,7 +1183,8 @@ int cove_spec_parse(json_t *root, const char *bundle, struct cove_spec **ret,
 	    !spec->namespaces[COVE_NS_UTS].enabled)
 		return cove_error_set(
 			err, EINVAL,
-			"invalid 'hostname': setting the hostname requires a new uts namespace");
+			"invalid '%s': setting it requires a new uts namespace",
+			spec->hostname ? "hostname" : "domainname");
 	if (json_object_get(root, "solaris") || json_object_get(root, "windows") ||
 	    json_object_get(root, "vm") || json_object_get(root, "zos"))
 		return cove_error_set(err, EINVAL,

@@ -54,7 +54,7 @@ int cove_read_file_at(int dirfd, const char *path, size_t max, char **ret_buf,
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
-	size_t cap = 4096, len = 0;
+	size_t cap = max < 4096 ? max + 1 : 4096, len = 0;
 
 	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -66,9 +66,10 @@ int cove_read_file_at(int dirfd, const char *path, size_t max, char **ret_buf,
 		ssize_t n;
 		if (len == cap) {
 			char *nb;
-			if (cap >= max)
+			/* one byte beyond @max tells "too big" from "exactly max" */
+			if (cap > max)
 				return -EFBIG;
-			cap = cap * 2 > max ? max : cap * 2;
+			cap = cap * 2 > max ? max + 1 : cap * 2;
 			nb = realloc(buf, cap + 1);
 			if (!nb)
 				return -ENOMEM;

@@ -12,7 +12,7 @@ int cove_parse_int64(const char *s, int64_t *ret)
 	char *end;
 	long long v;
 
-	if (!s || !*s)
+	if (!s || (*s != '-' && (*s < '0' || *s > '9')))
 		return -EINVAL;
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -29,7 +29,7 @@ int cove_parse_uint64(const char *s, uint64_t *ret)
 	char *end;
 	unsigned long long v;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);

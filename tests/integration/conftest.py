@@ -438,7 +438,10 @@ def rt(test_tmp):
 
 
 class CgroupParent:
-    """Owns /cove-test/<uuid> in every cgroup hierarchy for one test."""
+    """Owns /cove-test/<uuid> in every cgroup hierarchy for one test.
+
+    Containers go below it (child()); cleanup() kills what is left in it,
+    by pid from its cgroup.procs files, and removes it everywhere."""
 
     def __init__(self):
         self.path = f"{CGROUP_TEST_ROOT}/{uuid.uuid4().hex[:16]}"
@@ -508,19 +511,58 @@ class CgroupParent:
                         time.sleep(0.05)
                 else:
                     failed.append(f"{dirpath}: busy")
-        # /cove-test itself is shared by concurrent sessions: remove it only
-        # when empty, and never mind if someone else is using it.
-        for mountpoint, _fstype, _opts in cgroup_mounts():
-            try:
-                os.rmdir(mountpoint + CGROUP_TEST_ROOT)
-            except OSError:
-                pass
         return leftover_pids, failed
+
+
+def _mkdir_cgroup(mountpoint, opts, path):
+    """mkdir mountpoint+path, one level at a time, tolerating a concurrent
+    session removing /cove-test between two steps."""
+    parts = path.strip("/").split("/")
+    for attempt in range(20):
+        try:
+            cur = mountpoint
+            for part in parts:
+                parent = cur
+                cur = f"{cur}/{part}"
+                try:
+                    os.mkdir(cur)
+                except FileExistsError:
+                    pass
+                if "cpuset" in opts:
+                    # a v1 cpuset cgroup starts with no cpus and mems, and
+                    # accepts no task until they are set: inherit them
+                    for f in ("cpuset.cpus", "cpuset.mems"):
+                        if not read_file(f"{cur}/{f}", "").strip():
+                            with open(f"{cur}/{f}", "w") as fh:
+                                fh.write(read_file(f"{parent}/{f}"))
+            return
+        except FileNotFoundError:
+            time.sleep(0.01 * (attempt + 1))
+    raise RuntimeError(f"cannot create cgroup {mountpoint}{path}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cgroup_test_root():
+    """At the end of the session, remove /cove-test where it is empty.
+
+    It is shared with concurrent sessions, so it is never removed per test
+    (a runtime in another session may be creating a cgroup below it)."""
+    yield
+    for mountpoint, _fstype, _opts in cgroup_mounts():
+        try:
+            os.rmdir(mountpoint + CGROUP_TEST_ROOT)
+        except OSError:
+            pass
 
 
 @pytest.fixture
 def cgroup_parent():
     cg = CgroupParent()
+    # Create /cove-test/<uuid> up front in every hierarchy: it keeps
+    # /cove-test busy while this test runs, so that concurrent sessions
+    # cleaning up cannot remove it under the runtime's feet.
+    for mountpoint, _fstype, opts in cgroup_mounts():
+        _mkdir_cgroup(mountpoint, opts, cg.path)
     yield cg
     leftover_pids, failed = cg.cleanup()
     if failed:

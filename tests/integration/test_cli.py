@@ -1,6 +1,5 @@
 """Command line: version, spec, features, events, logging, exec, terminals."""
 
-import array
 import json
 import os
 import re
@@ -11,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import cgroup_v1_path, crun_extension, pid_alive, read_file, sleeper, wait_for
+from conftest import cgroup_v1_path, crun_extension, pid_alive, read_file, sleeper
 
 
 # --- global ---------------------------------------------------------------

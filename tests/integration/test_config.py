@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import cgroup_v1_path, read_file, sleeper, wait_for
+from conftest import cgroup_v1_path, read_file, sleeper
 
 CAPS = {
     "CAP_CHOWN": 0,
@@ -639,17 +639,20 @@ def test_hooks_order(rt, bundle, container_id, test_tmp):
     assert lines[-1] == "poststop"
 
 
-def test_failing_hook_aborts_create(rt, bundle, container_id, test_tmp):
-    marker = os.path.join(test_tmp, "ran")
+def test_failing_hook_aborts_create(rt, bundle, container_id, cgroup_parent):
     bundle.config["hooks"] = {"createRuntime": [{"path": "/bin/false", "args": ["false"]}]}
-    bundle.set_sh(f"echo ran")
+    bundle.set_sh("echo SHOULD-NOT-RUN")
     cid = container_id()
     proc = rt.run("create", "--bundle", bundle.path, cid, check=False)
     assert proc.returncode != 0
     assert proc.stderr.strip()
     st = rt.run("state", cid, check=False)
     assert st.returncode != 0 or json.loads(st.stdout)["status"] == "stopped"
-    assert not os.path.exists(marker)
+    start = rt.run("start", cid, check=False)
+    assert start.returncode != 0
+    assert "SHOULD-NOT-RUN" not in start.stdout
+    # no container process survives the failed create
+    assert cgroup_parent.pids() == set()
 
 
 def test_failing_prestart_hook_run_fails(rt, bundle, container_id):

@@ -11,14 +11,13 @@
 
 import errno
 import hashlib
-import json
 import os
 import subprocess
 import uuid
 
 import pytest
 
-from conftest import BINARY, pid_alive, read_file, sleeper, wait_for
+from conftest import BINARY, read_file, sleeper, wait_for
 
 
 def sha256(path):

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,11 +281,16 @@ int cmd_list(struct cove_cli *cli, int argc, char **argv)
 		rows[i].s = s;
 		snprintf(rows[i].pid, sizeof(rows[i].pid), "%d",
 			 s->status == COVE_STATUS_STOPPED ? 0 : s->pid);
-		if (s->owner == 0)
-			snprintf(rows[i].owner, sizeof(rows[i].owner), "root");
-		else
-			snprintf(rows[i].owner, sizeof(rows[i].owner), "#%u",
-				 (unsigned)s->owner);
+		{
+			/* The user name, or "#uid" when it has none (runc). */
+			struct passwd *pw = getpwuid(s->owner);
+			if (pw)
+				snprintf(rows[i].owner, sizeof(rows[i].owner),
+					 "%s", pw->pw_name);
+			else
+				snprintf(rows[i].owner, sizeof(rows[i].owner),
+					 "#%u", (unsigned)s->owner);
+		}
 		if (strlen(s->id) > w_id)
 			w_id = strlen(s->id);
 		if (strlen(s->bundle) > w_bundle)
