@@ -10,6 +10,7 @@ and the ratios of cove's figures to crun's and runc's.
 """
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -46,15 +47,42 @@ def make_bundle(tmp, name, args):
     return b
 
 
+def peak_rss_kib(argv):
+    """Peak RSS of a command and its waited-for children, from GNU time.
+
+    Measured through /usr/bin/time rather than from this Python process:
+    a child forked from Python starts with Python's resident set, which
+    would be counted in its ru_maxrss.
+    """
+    if not os.path.exists("/usr/bin/time"):
+        return 0
+    with tempfile.NamedTemporaryFile() as f:
+        subprocess.run(["/usr/bin/time", "-o", f.name, "-f", "%M"] + argv,
+                       check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        return int(open(f.name).read().split()[-1])
+
+
+def cgroup_memory_kib(parent):
+    try:
+        with open("/sys/fs/cgroup/memory%s/memory.usage_in_bytes" % parent) as f:
+            return int(f.read()) // 1024
+    except OSError:
+        return 0
+
+
 def timed(argv, **kw):
-    t0 = time.perf_counter()
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, **kw)
-    _, status, ru = os.wait4(p.pid, 0)
-    dt = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    err = p.stderr.read().decode()
-    p.stderr.close()
+    # stderr goes to a file, never a pipe: a created container's init
+    # inherits it and would keep a pipe open until it exits.
+    with tempfile.TemporaryFile() as errf:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=errf,
+                             stdin=subprocess.DEVNULL, **kw)
+        _, status, ru = os.wait4(p.pid, 0)
+        dt = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        errf.seek(0)
+        err = errf.read().decode()
     if p.returncode != 0:
         raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), p.returncode, err))
     return dt, ru.ru_maxrss
@@ -95,20 +123,33 @@ def main():
         # warm-up (page cache, binaries)
         for k, rt in RUNTIMES.items():
             timed([rt, "--root", roots[k], "run", "-b", bundles[k], "warm-" + k])
+        # The order rotates every iteration: moving a task into a v1 cgroup
+        # waits for an RCU grace period unless another migration happened
+        # just before, so a fixed order would favour whoever runs second.
+        rng = random.Random(1)
+        order = list(RUNTIMES)
         for i in range(N):
-            for k, rt in RUNTIMES.items():
-                dt, rss = timed([rt, "--root", roots[k], "run", "-b", bundles[k],
-                                 "r%d-%s" % (i, k)])
+            rng.shuffle(order)
+            for k in order:
+                rt = RUNTIMES[k]
+                dt, _ = timed([rt, "--root", roots[k], "run", "-b", bundles[k],
+                               "r%d-%s" % (i, k)])
                 res[k]["run"].append(dt)
-                res[k]["rss"].append(rss)
-        for i in range(max(10, N // 4)):
+        for i in range(5):
             for k, rt in RUNTIMES.items():
+                res[k]["rss"].append(peak_rss_kib(
+                    [rt, "--root", roots[k], "run", "-b", bundles[k], "m%d-%s" % (i, k)]))
+        for i in range(max(10, N // 4)):
+            rng.shuffle(order)
+            for k in order:
+                rt = RUNTIMES[k]
                 cid = "p%d-%s" % (i, k)
                 base = [rt, "--root", roots[k]]
                 res[k]["create"].append(timed(base + ["create", "-b", bundles[k], cid])[0])
                 res[k]["start"].append(timed(base + ["start", cid])[0])
                 for _ in range(500):
-                    out = subprocess.run(base + ["state", cid], capture_output=True, text=True)
+                    out = subprocess.run(base + ["state", cid], capture_output=True,
+                                         text=True, stdin=subprocess.DEVNULL)
                     if '"stopped"' in out.stdout:
                         break
                     time.sleep(0.002)
@@ -136,23 +177,34 @@ def main():
         dens = {}
         for k, rt in RUNTIMES.items():
             b = make_bundle(tmp, "sleep-" + k, ["sleep", "1000"])
+            with open(os.path.join(b, "config.json")) as f:
+                cfg = json.load(f)
             root = roots[k] + "-density"
             ids = []
+            parent = "%s/sleep-%s" % (CG_PARENT, k)
             before = mem_available_kib()
             t0 = time.perf_counter()
             try:
                 for i in range(N_DENSITY):
                     cid = "d%d" % i
+                    cfg["linux"]["cgroupsPath"] = "%s/sleep-%s/%s" % (CG_PARENT, k, cid)
+                    with open(os.path.join(b, "config.json"), "w") as f:
+                        json.dump(cfg, f)
                     subprocess.run([rt, "--root", root, "run", "-d", "-b", b, cid],
                                    check=True, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL,
                                    stdin=subprocess.DEVNULL)
                     ids.append(cid)
                 total = time.perf_counter() - t0
                 time.sleep(1)
                 used = before - mem_available_kib()
-                dens[k] = (total, used)
-                print("%-6s %.2f s total, %.2f ms and %d KiB per container" % (
-                    k, total, 1000 * total / N_DENSITY, used / N_DENSITY))
+                cg_used = sum(cgroup_memory_kib("%s/d%d" % (parent, i))
+                              for i in range(N_DENSITY))
+                dens[k] = (total, cg_used)
+                print("%-6s %.2f s total, %.2f ms per container; memory per container: "
+                      "%d KiB charged to its cgroup, %d KiB of MemAvailable" % (
+                          k, total, 1000 * total / N_DENSITY, cg_used / N_DENSITY,
+                          used / N_DENSITY))
             finally:
                 for cid in ids:
                     subprocess.run([rt, "--root", root, "delete", "-f", cid],
