@@ -31,7 +31,15 @@ CFLAGS ?= $(OPT)
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE \
 	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -Isrc \
 	$(PKG_CFLAGS) -MMD -MP
-ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
+# The runtime copies itself into a sealed memfd on every create/run/exec
+# (CVE-2019-5736), so debug info is stripped at link time unless DEBUG=1:
+# it would double the bytes copied.
+ifneq ($(DEBUG)$(SAN),)
+STRIP_DEBUG =
+else
+STRIP_DEBUG = -Wl,--strip-debug
+endif
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) $(STRIP_DEBUG) -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)

@@ -643,6 +643,11 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 	close(c.sock[1]);
 	c.sock[1] = -1;
 
+	/*
+	 * The init may start on its mounts now; it waits for the cgroup only
+	 * where it matters (see join_cgroup() in init.c).
+	 */
+	cove_sync_send(c.sock[0], COVE_SYNC_GO, c.sp.init, NULL, -1);
 	if (c.state.cgroup_path) {
 		unsigned flags = 0;
 		/*
@@ -672,11 +677,8 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 		if (r < 0)
 			goto out;
 	}
-	r = cove_sync_send(c.sock[0], COVE_SYNC_GO, c.sp.init, NULL, -1);
-	if (r < 0) {
-		r = cove_error_setx(err, r, "cannot start the container init");
-		goto out;
-	}
+	/* A failed send means the init died: drive_init() reads why. */
+	cove_sync_send(c.sock[0], COVE_SYNC_CGROUP, 0, NULL, -1);
 	r = drive_init(&c, err);
 	if (r < 0)
 		goto out;

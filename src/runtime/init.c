@@ -62,6 +62,29 @@ static void set_hostname(struct cove_init_args *a, struct cove_error *err)
 	}
 }
 
+/*
+ * Wait until the runtime has moved us into the container's cgroup, then
+ * create the cgroup namespace (rooted there).  The first mounts run before
+ * this, overlapping with the runtime's cgroup work, which on cgroup v1
+ * often waits for an RCU grace period.
+ */
+static int join_cgroup(void *data, struct cove_error *err)
+{
+	struct cove_init_args *a = data;
+
+	if (a->cgroup_joined)
+		return 0;
+	if (cove_sync_expect(a->sync_fd, COVE_SYNC_CGROUP, NULL, NULL, err) < 0)
+		_exit(1);
+	a->cgroup_joined = true;
+	if (a->spec->namespaces[COVE_NS_CGROUP].enabled &&
+	    !a->spec->namespaces[COVE_NS_CGROUP].path &&
+	    unshare(CLONE_NEWCGROUP) < 0)
+		return cove_error_setx(err, errno,
+				       "cannot create a cgroup namespace");
+	return 0;
+}
+
 void cove_init_main(struct cove_init_args *a)
 {
 	const struct cove_spec *spec = a->spec;
@@ -92,12 +115,6 @@ void cove_init_main(struct cove_init_args *a)
 			fail(a, &err);
 		}
 	}
-	if (a->spec->namespaces[COVE_NS_CGROUP].enabled &&
-	    !a->spec->namespaces[COVE_NS_CGROUP].path &&
-	    unshare(CLONE_NEWCGROUP) < 0) {
-		cove_error_setx(&err, errno, "cannot create a cgroup namespace");
-		fail(a, &err);
-	}
 	if (setsid() < 0 && errno != EPERM) {
 		cove_error_setx(&err, errno, "setsid");
 		fail(a, &err);
@@ -105,7 +122,12 @@ void cove_init_main(struct cove_init_args *a)
 
 	/* Phase 1: hostname, then the file system view. */
 	set_hostname(a, &err);
+	a->rootfs.before_cgroup = join_cgroup;
+	a->rootfs.before_cgroup_data = a;
 	if (cove_rootfs_prepare(spec, &a->rootfs, &err) < 0)
+		fail(a, &err);
+	/* Nothing below may run outside the container's cgroup. */
+	if (join_cgroup(a, &err) < 0)
 		fail(a, &err);
 
 	/* Phase 2: prestart/createRuntime hooks run by the runtime, now. */

@@ -26,6 +26,7 @@ struct cove_init_args {
 	bool no_new_keyring;
 	int preserve_fds;
 	bool want_runtime_hooks; /* prestart/createRuntime exist */
+	bool cgroup_joined;      /* COVE_SYNC_CGROUP received */
 };
 
 /* Never returns: execs the user process or exits with an error sent. */

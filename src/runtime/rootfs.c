@@ -262,30 +262,29 @@ static char *v1_controllers(const char *opts)
  * runs, so this is the container's cgroup, or, rootless without one, the
  * cgroup it inherited.
  */
-static char *own_cgroup(const char *fstype, const char *opts, const char *mroot)
+static char *own_cgroup(const char *proc_cgroup, const char *fstype,
+			const char *opts, const char *mroot)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-	_cleanup_free_ char *line = NULL, *want = NULL;
-	size_t cap = 0;
+	_cleanup_free_ char *copy = NULL, *want = NULL;
+	char *save = NULL, *line;
 	bool v2 = !strcmp(fstype, "cgroup2");
 
-	if (!f)
+	if (!proc_cgroup || !(copy = strdup(proc_cgroup)))
 		return NULL;
 	if (!v2) {
 		want = v1_controllers(opts);
 		if (!want)
 			return NULL;
 	}
-	while (getline(&line, &cap, f) > 0) {
-		char *c1 = strchr(line, ':'), *c2, *nl;
+	for (line = strtok_r(copy, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':'), *c2;
 		const char *path;
 		size_t rl;
 		if (!c1 || !(c2 = strchr(c1 + 1, ':')))
 			continue;
 		*c2 = '\0';
-		nl = strchr(c2 + 1, '\n');
-		if (nl)
-			*nl = '\0';
+		*c1 = '\0';
 		if (v2 ? strcmp(line, "0") || c1[1] : strcmp(c1 + 1, want))
 			continue;
 		path = c2 + 1;
@@ -309,6 +308,7 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 			struct cove_error *err)
 {
 	struct mountinfo_cg *cgs = NULL;
+	_cleanup_free_ char *proc_cgroup = NULL;
 	size_t n = 0;
 	_cleanup_close_ int target = -1;
 	char tp[64];
@@ -328,8 +328,10 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 						       "cannot mount cgroup2 on %s",
 						       m->destination);
 		} else {
-			_cleanup_free_ char *own =
-				own_cgroup("cgroup2", "", "/");
+			_cleanup_free_ char *pc = NULL;
+			_cleanup_free_ char *own = NULL;
+			cove_read_file("/proc/self/cgroup", 1 << 20, &pc, NULL);
+			own = own_cgroup(pc, "cgroup2", "", "/");
 			_cleanup_free_ char *src = cove_strdup_printf(
 				"%s%s", COVE_CGROUP_DEFAULT_ROOT,
 				own ? own : o->cgroup_path);
@@ -365,6 +367,8 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 	r = read_cgroup_mounts(&cgs, &n);
 	if (r < 0)
 		return cove_error_setx(err, r, "cannot read /proc/self/mountinfo");
+	/* Read once: where this process is in every hierarchy. */
+	cove_read_file("/proc/self/cgroup", 1 << 20, &proc_cgroup, NULL);
 	for (size_t i = 0; i < n; i++) {
 		const char *base = strrchr(cgs[i].mountpoint, '/');
 		_cleanup_free_ char *dest = NULL, *src = NULL, *ctrls = NULL;
@@ -399,7 +403,8 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 			}
 		} else {
 			_cleanup_free_ char *own = own_cgroup(
-				cgs[i].fstype, cgs[i].options, cgs[i].root);
+				proc_cgroup, cgs[i].fstype, cgs[i].options,
+				cgs[i].root);
 			src = cove_strdup_printf("%s%s", cgs[i].mountpoint,
 						 own ? own : "");
 			if (!src || mount(src, sp, NULL, MS_BIND | MS_REC,
@@ -461,8 +466,14 @@ static int do_mount(int rootfd, const struct cove_mount *m,
 	char tp[64];
 	unsigned long flags = m->flags;
 
-	if (m->type && !strcmp(m->type, "cgroup"))
+	if (m->type && !strcmp(m->type, "cgroup")) {
+		if (o->before_cgroup) {
+			int r = o->before_cgroup(o->before_cgroup_data, err);
+			if (r < 0)
+				return r;
+		}
 		return mount_cgroup(rootfd, m, o, err);
+	}
 
 	target = cove_open_in_root(rootfd, m->destination, true,
 				   source_is_dir(m));

@@ -22,6 +22,13 @@ struct cove_rootfs_opts {
 	const char *cgroup_path;           /* for mounts of type "cgroup" */
 	enum cove_cgroup_mode cgroup_mode;
 	bool cgroupns;     /* a new cgroup namespace */
+	/*
+	 * Called once before the first mount that depends on the process's
+	 * cgroup (type "cgroup"): the init joins its cgroup concurrently with
+	 * the first mounts and waits for it only here.  May be NULL.
+	 */
+	int (*before_cgroup)(void *data, struct cove_error *err);
+	void *before_cgroup_data;
 };
 
 /* Before pivot_root: propagation, the rootfs bind, all mounts, devices. */

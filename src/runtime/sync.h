@@ -11,7 +11,8 @@
 #include "util/error.h"
 
 enum cove_sync_type {
-	COVE_SYNC_GO = 1,          /* runtime -> init: maps written, cgroup joined */
+	COVE_SYNC_GO = 1,          /* runtime -> init: id maps written */
+	COVE_SYNC_CGROUP,          /* runtime -> init: cgroup joined */
 	COVE_SYNC_USERNS,          /* stage1 -> runtime: write my id maps */
 	COVE_SYNC_USERNS_DONE,     /* runtime -> stage1 */
 	COVE_SYNC_PID,             /* stage1 -> runtime: value = init pid */
