@@ -318,6 +318,7 @@ static void create_ctx_cleanup(struct create_ctx *c, bool failed)
 	cove_cgroup_free(c->cg);
 	if (c->has_res)
 		cove_cgroup_resources_release(&c->res);
+	free(c->args.rootfs.idmap_fds); /* the fds live in the init only */
 	cove_seccomp_free(c->args.seccomp);
 	free(c->dir);
 	free(c->state.cgroup_path);
@@ -397,10 +398,10 @@ static int validate(struct create_ctx *c, struct cove_error *err)
 			return r;
 	}
 	for (size_t i = 0; i < spec->n_mounts; i++)
-		if (spec->mounts[i].idmap)
+		if (spec->mounts[i].idmap && c->rootless)
 			return cove_error_set(
 				err, EOPNOTSUPP,
-				"invalid 'mounts[%zu]': idmapped mounts are not supported yet",
+				"invalid 'mounts[%zu]': idmapped mounts need root on the host",
 				i);
 	return 0;
 }
@@ -448,6 +449,66 @@ static int add_default_device_rules(struct create_ctx *c)
 static bool has_any_resource(const struct cove_spec *spec)
 {
 	return spec->resources && json_object_size(spec->resources) > 0;
+}
+
+static bool has_idmap_mounts(const struct cove_spec *spec)
+{
+	for (size_t i = 0; i < spec->n_mounts; i++)
+		if (spec->mounts[i].idmap)
+			return true;
+	return false;
+}
+
+/*
+ * Idmapped mounts: since Linux 6.15 a detached mount tree can only be
+ * attached in the mount namespace it was cloned in, and the init, in a user
+ * namespace, may lack the privilege to idmap host file systems.  So a helper
+ * forked from the runtime (host root) enters the init's mount namespace,
+ * clones and idmaps the source trees there and sends them to the init over
+ * the sync socket, before GO.
+ */
+static int send_idmapped_mounts(struct create_ctx *c, struct cove_error *err)
+{
+	char path[64];
+	_cleanup_close_ int mntns = -1;
+	pid_t helper;
+	int status;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)c->sp.init);
+	mntns = open(path, O_RDONLY | O_CLOEXEC);
+	if (mntns < 0)
+		return cove_error_setx(err, errno, "cannot open %s", path);
+	helper = fork();
+	if (helper < 0)
+		return cove_error_setx(err, errno, "fork");
+	if (helper == 0) {
+		struct cove_error herr = { 0 };
+		int *fds = NULL;
+		if (setns(mntns, CLONE_NEWNS) < 0) {
+			cove_error_setx(&herr, errno,
+					"cannot enter the container's mount namespace");
+			goto fail;
+		}
+		if (cove_rootfs_open_idmapped(c->spec, &fds, &herr) < 0)
+			goto fail;
+		for (size_t i = 0; fds && i < c->spec->n_mounts; i++)
+			if (fds[i] >= 0 &&
+			    cove_sync_send(c->sock[0], COVE_SYNC_IDMAP, (int)i,
+					   NULL, fds[i]) < 0)
+				_exit(2);
+		_exit(0);
+	fail:
+		/* write the message where the parent reads it: a pipe-less trick */
+		dprintf(2, "cove-runtime: %s\n", herr.msg);
+		_exit(1);
+	}
+	while (waitpid(helper, &status, 0) < 0)
+		if (errno != EINTR)
+			return cove_error_setx(err, errno, "waitpid");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return cove_error_set(err, EIO,
+				      "cannot prepare the idmapped mounts (see the message above)");
+	return 0;
 }
 
 static int drive_init(struct create_ctx *c, struct cove_error *err)
@@ -634,6 +695,17 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 	c.args.rootfs.cgroup_mode = mode;
 	c.args.rootfs.cgroupns = c.spec->namespaces[COVE_NS_CGROUP].enabled;
 
+	if (has_idmap_mounts(c.spec)) {
+		/* slots the init fills from COVE_SYNC_IDMAP messages */
+		c.args.rootfs.idmap_fds = malloc(c.spec->n_mounts * sizeof(int));
+		if (!c.args.rootfs.idmap_fds) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < c.spec->n_mounts; i++)
+			c.args.rootfs.idmap_fds[i] = -1;
+	}
+
 	if (o->foreground && needs_two_stages(c.spec))
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
@@ -647,6 +719,11 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 	 * The init may start on its mounts now; it waits for the cgroup only
 	 * where it matters (see join_cgroup() in init.c).
 	 */
+	if (c.args.rootfs.idmap_fds) {
+		r = send_idmapped_mounts(&c, err);
+		if (r < 0)
+			goto out;
+	}
 	cove_sync_send(c.sock[0], COVE_SYNC_GO, c.sp.init, NULL, -1);
 	if (c.state.cgroup_path) {
 		unsigned flags = 0;

@@ -57,7 +57,7 @@ json_t *cove_features_json(void)
 		json_object_set_new(o, "enabled", json_false());
 		json_object_set_new(lx, "intelRdt", o);
 	}
-	json_object_set_new(idm, "enabled", json_false());
+	json_object_set_new(idm, "enabled", json_true());
 	json_object_set_new(mext, "idmap", idm);
 	json_object_set_new(lx, "mountExtensions", mext);
 	json_object_set_new(f, "linux", lx);

@@ -4,6 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -125,5 +129,51 @@ int cove_idmap_write(pid_t pid, const struct cove_spec *spec, bool rootless,
 	if (r >= 0)
 		r = write_map(pid, "gid_map", spec->gid_mappings,
 			      spec->n_gid_mappings, err);
+	return r;
+}
+
+int cove_idmap_userns_fd(const struct cove_id_mapping *uid, size_t n_uid,
+			 const struct cove_id_mapping *gid, size_t n_gid,
+			 int *ret_fd, struct cove_error *err)
+{
+	int p[2];
+	pid_t pid;
+	char path[64];
+	int fd, r;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return cove_error_setx(err, errno, "pipe");
+	pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL,
+			     NULL, NULL);
+	if (pid < 0) {
+		r = cove_error_setx(err, errno,
+				    "cannot create a user namespace for an idmapped mount");
+		close(p[0]);
+		close(p[1]);
+		return r;
+	}
+	if (pid == 0) {
+		/* Hold the namespace until the parent has opened it. */
+		close(p[1]);
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	r = write_map(pid, "uid_map", uid, n_uid, err);
+	if (r >= 0)
+		r = write_map(pid, "gid_map", gid, n_gid, err);
+	if (r >= 0) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			r = cove_error_setx(err, errno, "cannot open %s", path);
+		else
+			*ret_fd = fd;
+	}
+	close(p[1]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
 	return r;
 }

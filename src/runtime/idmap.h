@@ -18,3 +18,12 @@ bool cove_idmap_uses_helpers(const struct cove_spec *spec);
 /* Write the maps of @spec for process @pid. */
 int cove_idmap_write(pid_t pid, const struct cove_spec *spec, bool rootless,
 		     struct cove_error *err);
+
+/*
+ * A user namespace fd carrying @uid/@gid maps (containerID -> hostID), for
+ * idmapped mounts: a short-lived child unshares it, we write its maps, open
+ * /proc/CHILD/ns/user and let the child go.  Needs root on the host.
+ */
+int cove_idmap_userns_fd(const struct cove_id_mapping *uid, size_t n_uid,
+			 const struct cove_id_mapping *gid, size_t n_gid,
+			 int *ret_fd, struct cove_error *err);

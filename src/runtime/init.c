@@ -96,9 +96,24 @@ void cove_init_main(struct cove_init_args *a)
 	bool late_seccomp;
 	char c;
 
-	/* Phase 0: wait until the runtime wrote our id maps and cgroup. */
-	if (cove_sync_expect(a->sync_fd, COVE_SYNC_GO, &msg, NULL, &err) < 0)
+	/*
+	 * Phase 0: wait until the runtime wrote our id maps; idmapped mount
+	 * trees, made by the runtime inside our mount namespace, arrive first.
+	 */
+	for (;;) {
+		int fd = -1;
+		if (cove_sync_recv(a->sync_fd, &msg, &fd, &err) < 0)
+			_exit(1);
+		if (msg.type == COVE_SYNC_GO)
+			break;
+		if (msg.type == COVE_SYNC_IDMAP && a->rootfs.idmap_fds &&
+		    msg.value >= 0 && (size_t)msg.value < spec->n_mounts &&
+		    fd >= 0) {
+			a->rootfs.idmap_fds[msg.value] = fd;
+			continue;
+		}
 		_exit(1);
+	}
 	host_pid = msg.value;
 
 	/*

@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "runtime/idmap.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strutil.h"
@@ -459,7 +460,7 @@ static bool source_is_dir(const struct cove_mount *m)
 	return S_ISDIR(st.st_mode);
 }
 
-static int do_mount(int rootfd, const struct cove_mount *m,
+static int do_mount(int rootfd, const struct cove_mount *m, size_t idx,
 		    const struct cove_rootfs_opts *o, struct cove_error *err)
 {
 	_cleanup_close_ int target = -1;
@@ -491,7 +492,16 @@ static int do_mount(int rootfd, const struct cove_mount *m,
 
 	if (m->bind) {
 		unsigned long bf = MS_BIND | (m->recursive_bind ? MS_REC : 0);
-		if (mount(m->source, tp, NULL, bf, NULL) < 0)
+		if (m->idmap && o->idmap_fds && o->idmap_fds[idx] >= 0) {
+			/* The target by fd: move_mount does not follow magic links. */
+			if (move_mount(o->idmap_fds[idx], "", target, "",
+				       MOVE_MOUNT_F_EMPTY_PATH |
+					       MOVE_MOUNT_T_EMPTY_PATH) < 0)
+				return cove_error_setx(
+					err, errno,
+					"cannot attach idmapped mount of %s on %s",
+					m->source, m->destination);
+		} else if (mount(m->source, tp, NULL, bf, NULL) < 0)
 			return cove_error_setx(err, errno,
 					       "cannot bind mount %s on %s",
 					       m->source, m->destination);
@@ -827,7 +837,7 @@ int cove_rootfs_prepare(const struct cove_spec *spec,
 
 	/* Phase 3: the config's mounts, in order, each resolved in the root. */
 	for (size_t i = 0; i < spec->n_mounts; i++) {
-		int r = do_mount(rootfd, &spec->mounts[i], o, err);
+		int r = do_mount(rootfd, &spec->mounts[i], i, o, err);
 		if (r < 0)
 			return r;
 	}
@@ -991,4 +1001,85 @@ int cove_rootfs_finalize(const struct cove_spec *spec,
 		return cove_error_setx(err, errno,
 				       "cannot set rootfs propagation");
 	return 0;
+}
+
+int cove_rootfs_open_idmapped(const struct cove_spec *spec, int **ret,
+			      struct cove_error *err)
+{
+	int *fds = NULL;
+	int r = 0;
+
+	*ret = NULL;
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		const struct cove_mount *m = &spec->mounts[i];
+		const struct cove_id_mapping *u = m->uid_mappings,
+					     *g = m->gid_mappings;
+		size_t nu = m->n_uid_mappings, ng = m->n_gid_mappings;
+		struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP };
+		_cleanup_close_ int userns = -1;
+		int tree;
+
+		if (!m->idmap)
+			continue;
+		if (!fds) {
+			fds = malloc(spec->n_mounts * sizeof(int));
+			if (!fds)
+				return -ENOMEM;
+			for (size_t j = 0; j < spec->n_mounts; j++)
+				fds[j] = -1;
+		}
+		if (!nu || !ng) {
+			u = spec->uid_mappings;
+			nu = spec->n_uid_mappings;
+			g = spec->gid_mappings;
+			ng = spec->n_gid_mappings;
+		}
+		if (!nu || !ng) {
+			r = cove_error_set(
+				err, EINVAL,
+				"invalid 'mounts[%zu]': an idmapped mount needs uidMappings and gidMappings (of the mount or of the container)",
+				i);
+			break;
+		}
+		r = cove_idmap_userns_fd(u, nu, g, ng, &userns, err);
+		if (r < 0)
+			break;
+		tree = open_tree(AT_FDCWD, m->source,
+				 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+					 (m->recursive_bind ? AT_RECURSIVE : 0));
+		if (tree < 0) {
+			r = cove_error_setx(err, errno,
+					    "cannot clone mount source %s",
+					    m->source);
+			break;
+		}
+		fds[i] = tree;
+		attr.userns_fd = (uint64_t)userns;
+		if (mount_setattr(tree, "",
+				  AT_EMPTY_PATH |
+					  (m->recursive_bind ? AT_RECURSIVE : 0),
+				  &attr, sizeof(attr)) < 0) {
+			r = cove_error_setx(
+				err, errno,
+				"cannot idmap the mount of %s (does its file system support idmapped mounts?)",
+				m->source);
+			break;
+		}
+	}
+	if (r < 0) {
+		cove_rootfs_close_idmapped(fds, spec->n_mounts);
+		return r;
+	}
+	*ret = fds;
+	return 0;
+}
+
+void cove_rootfs_close_idmapped(int *fds, size_t n)
+{
+	if (!fds)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
 }

@@ -29,7 +29,23 @@ struct cove_rootfs_opts {
 	 */
 	int (*before_cgroup)(void *data, struct cove_error *err);
 	void *before_cgroup_data;
+	/*
+	 * Per mount (index as spec->mounts), a detached idmapped mount made by
+	 * cove_rootfs_open_idmapped() in the runtime, or -1.
+	 */
+	int *idmap_fds;
 };
+
+/*
+ * In the runtime, before the init exists: for every mount with "idmap",
+ * clone the source tree (open_tree) and idmap it (mount_setattr) with the
+ * mount's mappings, or the container's when it has none.  The init inherits
+ * the fds and attaches them with move_mount().  *ret has spec->n_mounts
+ * entries (-1 where there is nothing); NULL when no mount is idmapped.
+ */
+int cove_rootfs_open_idmapped(const struct cove_spec *spec, int **ret,
+			      struct cove_error *err);
+void cove_rootfs_close_idmapped(int *fds, size_t n);
 
 /* Before pivot_root: propagation, the rootfs bind, all mounts, devices. */
 int cove_rootfs_prepare(const struct cove_spec *spec,

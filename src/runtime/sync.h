@@ -22,6 +22,7 @@ enum cove_sync_type {
 	COVE_SYNC_SECCOMP,         /* init -> runtime: fd = seccomp listener */
 	COVE_SYNC_ACK,             /* runtime -> init: generic acknowledgement */
 	COVE_SYNC_READY,           /* init -> runtime: blocked on exec.fifo */
+	COVE_SYNC_IDMAP,           /* runtime -> init: value = mount index, fd = tree */
 	COVE_SYNC_ERROR,           /* either way: value = errno, msg = text */
 };
 
