@@ -296,7 +296,18 @@ def test_events_oom(rt, runner, bundle, test_tmp):
             # the first stats line shows that events is watching
             wait_for(lambda: read_file(out_path, "").strip(), what="events output")
             rt.run("start", cid)
-            p.wait(timeout=15)
+
+            def seen_oom():
+                text = read_file(out_path, "")
+                return '"oom"' in text or p.poll() is not None
+
+            wait_for(seen_oom, timeout=15, what="an oom event")
+            # the last lines come once the container stopped
+            rt.wait_status(cid, "stopped")
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
         finally:
             if p.poll() is None:
                 p.kill()
