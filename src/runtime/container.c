@@ -623,6 +623,7 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 	struct create_ctx c = { .o = o, .sock = { -1, -1 }, .fifo_fd = -1, .pty = -1 };
 	enum cove_cgroup_mode mode;
 	_cleanup_free_ char *fifo = NULL, *default_cg = NULL;
+	bool best_effort = false;
 	bool failed = true;
 	int r;
 
@@ -692,8 +693,15 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 	c.args.rootfs.userns = c.spec->namespaces[COVE_NS_USER].enabled;
 	c.args.rootfs.no_pivot = o->no_pivot;
 	c.args.rootfs.cgroup_path = c.state.cgroup_path;
+	/* cgroup mounts follow the host's layout even without a manager */
 	c.args.rootfs.cgroup_mode = mode;
+	if (mode == COVE_CGROUP_NONE &&
+	    cove_cgroup_detect(NULL, &c.args.rootfs.cgroup_mode) < 0)
+		c.args.rootfs.cgroup_mode = COVE_CGROUP_NONE;
 	c.args.rootfs.cgroupns = c.spec->namespaces[COVE_NS_CGROUP].enabled;
+	best_effort = c.rootless && !has_any_resource(c.spec) &&
+		      !c.spec->cgroups_path;
+	c.args.rootfs.cgroup_path_known = c.state.cgroup_path && !best_effort;
 
 	if (has_idmap_mounts(c.spec)) {
 		/* slots the init fills from COVE_SYNC_IDMAP messages */
@@ -735,11 +743,25 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 		if (c.rootless && !has_any_resource(c.spec) &&
 		    !c.spec->cgroups_path)
 			flags |= COVE_CGROUP_BEST_EFFORT;
+		/*
+		 * Directories and limits first, the move second, so that the
+		 * init can bind the directories while the move waits.
+		 */
 		r = cove_cgroup_create(NULL, mode, c.state.cgroup_path,
-				       c.sp.init, c.has_res ? &c.res : NULL,
-				       flags, &c.cg, err);
+				       best_effort ? c.sp.init : 0,
+				       c.has_res ? &c.res : NULL, flags, &c.cg,
+				       err);
 		if (r < 0)
 			goto out;
+		cove_sync_send(c.sock[0], COVE_SYNC_CGROUP_DIRS, 0, NULL, -1);
+		if (!best_effort) {
+			r = cove_cgroup_enter(c.cg, c.sp.init, err);
+			if (r < 0) {
+				cove_error_wrap(err, "cannot move the init into cgroup '%s'",
+						c.state.cgroup_path);
+				goto out;
+			}
+		}
 		if (cove_cgroup_hierarchy_count(c.cg) == 0) {
 			/* best effort failed: run without a cgroup */
 			cove_cgroup_free(c.cg);
@@ -747,6 +769,8 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 			free(c.state.cgroup_path);
 			c.state.cgroup_path = NULL;
 		}
+	} else {
+		cove_sync_send(c.sock[0], COVE_SYNC_CGROUP_DIRS, 0, NULL, -1);
 	}
 	if (c.spec->process.has_oom_score_adj) {
 		r = cove_oom_score_adj_apply(c.sp.init,

@@ -63,17 +63,59 @@ static void set_hostname(struct cove_init_args *a, struct cove_error *err)
 }
 
 /*
- * Wait until the runtime has moved us into the container's cgroup, then
- * create the cgroup namespace (rooted there).  The first mounts run before
- * this, overlapping with the runtime's cgroup work, which on cgroup v1
- * often waits for an RCU grace period.
+ * The cgroup handshake.  The runtime creates the cgroup directories
+ * (CGROUP_DIRS), then moves us in (CGROUP); on cgroup v1 the move often
+ * waits for an RCU grace period, so we do our mounts meanwhile and wait
+ * only where it matters: a cgroup mount needs the directories (or, with a
+ * cgroup namespace or an unknown rootless path, the move); the namespace,
+ * hooks and the user process need the move.
  */
-static int join_cgroup(void *data, struct cove_error *err)
+/*
+ * Wait for a message of @type, taking the cgroup messages that may arrive
+ * first (the runtime sends them on its own schedule).
+ */
+static void expect(struct cove_init_args *a, int type)
 {
-	struct cove_init_args *a = data;
+	struct cove_error err = { 0 };
+	struct cove_sync_msg msg;
 
+	for (;;) {
+		if (cove_sync_recv(a->sync_fd, &msg, NULL, &err) < 0)
+			_exit(1);
+		if (msg.type == type)
+			return;
+		if (msg.type == COVE_SYNC_CGROUP_DIRS) {
+			a->cgroup_dirs = true;
+			continue;
+		}
+		/* without a cgroup namespace, joining needs no action */
+		if (msg.type == COVE_SYNC_CGROUP && a->cgroup_dirs &&
+		    !a->rootfs.cgroupns) {
+			a->cgroup_joined = true;
+			continue;
+		}
+		_exit(1);
+	}
+}
+
+static void wait_cgroup_dirs(struct cove_init_args *a)
+{
+	struct cove_error err = { 0 };
+
+	if (a->cgroup_dirs)
+		return;
+	if (cove_sync_expect(a->sync_fd, COVE_SYNC_CGROUP_DIRS, NULL, NULL,
+			     &err) < 0)
+		_exit(1);
+	a->cgroup_dirs = true;
+	(void)expect;
+}
+
+static int join_cgroup(struct cove_init_args *a, struct cove_error *err)
+{
 	if (a->cgroup_joined)
 		return 0;
+	wait_cgroup_dirs(a);
 	if (cove_sync_expect(a->sync_fd, COVE_SYNC_CGROUP, NULL, NULL, err) < 0)
 		_exit(1);
 	a->cgroup_joined = true;
@@ -82,6 +124,16 @@ static int join_cgroup(void *data, struct cove_error *err)
 	    unshare(CLONE_NEWCGROUP) < 0)
 		return cove_error_setx(err, errno,
 				       "cannot create a cgroup namespace");
+	return 0;
+}
+
+static int before_cgroup_mount(void *data, struct cove_error *err)
+{
+	struct cove_init_args *a = data;
+
+	if (a->rootfs.cgroupns || !a->rootfs.cgroup_path_known)
+		return join_cgroup(a, err);
+	wait_cgroup_dirs(a);
 	return 0;
 }
 
@@ -137,20 +189,24 @@ void cove_init_main(struct cove_init_args *a)
 
 	/* Phase 1: hostname, then the file system view. */
 	set_hostname(a, &err);
-	a->rootfs.before_cgroup = join_cgroup;
+	a->rootfs.before_cgroup = before_cgroup_mount;
 	a->rootfs.before_cgroup_data = a;
+	/* A cgroup namespace must exist before any mount is made. */
+	if (a->rootfs.cgroupns && join_cgroup(a, &err) < 0)
+		fail(a, &err);
 	if (cove_rootfs_prepare(spec, &a->rootfs, &err) < 0)
 		fail(a, &err);
-	/* Nothing below may run outside the container's cgroup. */
-	if (join_cgroup(a, &err) < 0)
+	/* Hooks must find us in our cgroup. */
+	if ((a->want_runtime_hooks ||
+	     spec->hooks[COVE_HOOK_CREATE_CONTAINER].n) &&
+	    join_cgroup(a, &err) < 0)
 		fail(a, &err);
 
 	/* Phase 2: prestart/createRuntime hooks run by the runtime, now. */
 	if (a->want_runtime_hooks) {
-		if (cove_sync_send(a->sync_fd, COVE_SYNC_HOOKS, 0, NULL, -1) < 0 ||
-		    cove_sync_expect(a->sync_fd, COVE_SYNC_HOOKS_DONE, NULL,
-				     NULL, &err) < 0)
+		if (cove_sync_send(a->sync_fd, COVE_SYNC_HOOKS, 0, NULL, -1) < 0)
 			_exit(1);
+		expect(a, COVE_SYNC_HOOKS_DONE);
 	}
 	/* createContainer hooks: in our namespaces, before pivot_root. */
 	if (spec->hooks[COVE_HOOK_CREATE_CONTAINER].n) {
@@ -173,10 +229,9 @@ void cove_init_main(struct cove_init_args *a)
 					       &master, &err) < 0)
 			fail(a, &err);
 		if (cove_sync_send(a->sync_fd, COVE_SYNC_PTY, 0, NULL, master) <
-			    0 ||
-		    cove_sync_expect(a->sync_fd, COVE_SYNC_ACK, NULL, NULL,
-				     &err) < 0)
+		    0)
 			_exit(1);
+		expect(a, COVE_SYNC_ACK);
 		close(master);
 	}
 
@@ -225,10 +280,9 @@ void cove_init_main(struct cove_init_args *a)
 			fail(a, &err);
 		if (notify_fd >= 0) {
 			if (cove_sync_send(a->sync_fd, COVE_SYNC_SECCOMP, 0,
-					   NULL, notify_fd) < 0 ||
-			    cove_sync_expect(a->sync_fd, COVE_SYNC_ACK, NULL,
-					     NULL, &err) < 0)
+					   NULL, notify_fd) < 0)
 				_exit(1);
+			expect(a, COVE_SYNC_ACK);
 			close(notify_fd);
 		}
 	}
@@ -239,7 +293,9 @@ void cove_init_main(struct cove_init_args *a)
 	if (!exe && cove_process_find_executable(&spec->process, &exe, &err) < 0)
 		fail(a, &err);
 
-	/* Phase 8: report ready and block until `start` writes the fifo. */
+	/* Phase 8: in the cgroup, report ready, block until `start`. */
+	if (join_cgroup(a, &err) < 0)
+		fail(a, &err);
 	if (cove_sync_send(a->sync_fd, COVE_SYNC_READY, 0, NULL, -1) < 0)
 		_exit(1);
 	close(a->sync_fd);

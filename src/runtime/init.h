@@ -26,6 +26,7 @@ struct cove_init_args {
 	bool no_new_keyring;
 	int preserve_fds;
 	bool want_runtime_hooks; /* prestart/createRuntime exist */
+	bool cgroup_dirs;        /* COVE_SYNC_CGROUP_DIRS received */
 	bool cgroup_joined;      /* COVE_SYNC_CGROUP received */
 };
 

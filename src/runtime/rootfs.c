@@ -332,7 +332,8 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 			_cleanup_free_ char *pc = NULL;
 			_cleanup_free_ char *own = NULL;
 			cove_read_file("/proc/self/cgroup", 1 << 20, &pc, NULL);
-			own = own_cgroup(pc, "cgroup2", "", "/");
+			if (!o->cgroup_path_known)
+				own = own_cgroup(pc, "cgroup2", "", "/");
 			_cleanup_free_ char *src = cove_strdup_printf(
 				"%s%s", COVE_CGROUP_DEFAULT_ROOT,
 				own ? own : o->cgroup_path);
@@ -369,7 +370,8 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 	if (r < 0)
 		return cove_error_setx(err, r, "cannot read /proc/self/mountinfo");
 	/* Read once: where this process is in every hierarchy. */
-	cove_read_file("/proc/self/cgroup", 1 << 20, &proc_cgroup, NULL);
+	if (!o->cgroup_path_known)
+		cove_read_file("/proc/self/cgroup", 1 << 20, &proc_cgroup, NULL);
 	for (size_t i = 0; i < n; i++) {
 		const char *base = strrchr(cgs[i].mountpoint, '/');
 		_cleanup_free_ char *dest = NULL, *src = NULL, *ctrls = NULL;
@@ -403,9 +405,11 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 				break;
 			}
 		} else {
-			_cleanup_free_ char *own = own_cgroup(
-				proc_cgroup, cgs[i].fstype, cgs[i].options,
-				cgs[i].root);
+			_cleanup_free_ char *own =
+				o->cgroup_path_known
+					? strdup(o->cgroup_path)
+					: own_cgroup(proc_cgroup, cgs[i].fstype,
+						     cgs[i].options, cgs[i].root);
 			src = cove_strdup_printf("%s%s", cgs[i].mountpoint,
 						 own ? own : "");
 			if (!src || mount(src, sp, NULL, MS_BIND | MS_REC,

@@ -23,9 +23,15 @@ struct cove_rootfs_opts {
 	enum cove_cgroup_mode cgroup_mode;
 	bool cgroupns;     /* a new cgroup namespace */
 	/*
-	 * Called once before the first mount that depends on the process's
-	 * cgroup (type "cgroup"): the init joins its cgroup concurrently with
-	 * the first mounts and waits for it only here.  May be NULL.
+	 * cgroup_path is where the init will be (not a rootless best effort
+	 * that may end up elsewhere): cgroup mounts can bind it as soon as the
+	 * directories exist, without waiting for the migration.
+	 */
+	bool cgroup_path_known;
+	/*
+	 * Called before the first mount of type "cgroup": the init sets up
+	 * its mounts while the runtime creates and joins its cgroup, and waits
+	 * here only for what the mount needs.  May be NULL.
 	 */
 	int (*before_cgroup)(void *data, struct cove_error *err);
 	void *before_cgroup_data;

@@ -12,6 +12,7 @@
 
 enum cove_sync_type {
 	COVE_SYNC_GO = 1,          /* runtime -> init: id maps written */
+	COVE_SYNC_CGROUP_DIRS,     /* runtime -> init: cgroup directories exist */
 	COVE_SYNC_CGROUP,          /* runtime -> init: cgroup joined */
 	COVE_SYNC_USERNS,          /* stage1 -> runtime: write my id maps */
 	COVE_SYNC_USERNS_DONE,     /* runtime -> stage1 */
