@@ -1131,6 +1131,22 @@ int cove_cgroup_destroy(struct cove_cgroup *cg, struct cove_error *err)
 
 	if (!cg->ops)
 		return 0;
+	/*
+	 * Fast path, the common case after the container exited: every leaf
+	 * is empty and has no children, and a plain rmdir succeeds.  Only
+	 * when one refuses do we thaw, kill and walk the tree.
+	 */
+	{
+		bool all = true;
+		for (size_t i = 0; i < cg->n_hiers; i++)
+			if (rmdir(cg->hiers[i].dir) < 0 && errno != ENOENT)
+				all = false;
+		if (all) {
+			for (size_t i = 0; i < cg->n_hiers; i++)
+				remove_ancestors(cg, &cg->hiers[i]);
+			return 0;
+		}
+	}
 	/* a frozen task cannot act on SIGKILL until thawed (v1 freezer) */
 	if (cg->ops->is_frozen(cg, &frozen) >= 0 && frozen)
 		cg->ops->freeze(cg, false, NULL);
