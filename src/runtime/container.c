@@ -170,9 +170,19 @@ static __attribute__((noreturn)) void stage1_main(struct cove_init_args *a)
 	}
 	if (unshare(flags & ~CLONE_NEWUSER) < 0)
 		stage1_fail(a->sync_fd, errno, "cannot create namespaces");
-	if ((flags & CLONE_NEWTIME) && spec->has_time_offsets &&
-	    write_time_offsets(spec) < 0)
-		stage1_fail(a->sync_fd, errno, "cannot set time offsets");
+	if ((flags & CLONE_NEWTIME) && spec->has_time_offsets) {
+		/*
+		 * After setresuid() in a user namespace we are not dumpable,
+		 * so /proc/self belongs to the host's root and the write is
+		 * refused; no container process exists yet, so being dumpable
+		 * for the write exposes nothing.
+		 */
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		if (write_time_offsets(spec) < 0)
+			stage1_fail(a->sync_fd, errno,
+				    "cannot set time offsets");
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	}
 	pid = fork();
 	if (pid < 0)
 		stage1_fail(a->sync_fd, errno, "fork");

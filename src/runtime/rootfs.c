@@ -819,8 +819,14 @@ int cove_rootfs_prepare(const struct cove_spec *spec,
 	 * propagation, in which case we still start from slave and share the
 	 * container root afterwards.
 	 */
-	if (spec->rootfs_propagation & (MS_PRIVATE | MS_UNBINDABLE))
+	if (spec->rootfs_propagation & MS_PRIVATE)
 		prop = spec->rootfs_propagation | MS_REC;
+	/*
+	 * An unbindable root could not be bind-mounted onto itself below:
+	 * start private, cove_rootfs_finalize() applies unbindable to "/".
+	 */
+	if (spec->rootfs_propagation & MS_UNBINDABLE)
+		prop = MS_PRIVATE | MS_REC;
 	if (mount(NULL, "/", NULL, prop, NULL) < 0)
 		return cove_error_setx(err, errno,
 				       "cannot set propagation of the mount namespace");
