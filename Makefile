@@ -20,7 +20,11 @@ OPT = -O2 -g
 endif
 
 RUNTIME_PKGS = libseccomp libcap jansson
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(RUNTIME_PKGS))
+# The engine (`cove`) and its image layer also use these; cove-runtime does
+# not link them (its objects never reference the image layer).
+ENGINE_PKGS = libarchive libcurl libcrypto sqlite3
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(RUNTIME_PKGS) $(ENGINE_PKGS))
+ENGINE_LIBS := $(shell $(PKG_CONFIG) --libs $(ENGINE_PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(RUNTIME_PKGS))
 # cove-runtime links its three libraries statically (glibc stays shared):
 # it executes twice per create/run/exec (the sealed-memfd re-exec), and
@@ -54,10 +58,13 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) $(STRIP_DEBUG) -Wl,-z,relro -Wl,-z,now -Wl,
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-LIB_SRCS = $(wildcard src/util/*.c) $(wildcard src/runtime/*.c)
+LIB_SRCS = $(wildcard src/util/*.c) $(wildcard src/runtime/*.c) \
+	$(wildcard src/image/*.c)
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 RUNTIME_CLI_SRCS = $(wildcard src/cli/runtime/*.c)
 RUNTIME_CLI_OBJS = $(RUNTIME_CLI_SRCS:%.c=$(BUILD)/%.o)
+ENGINE_CLI_SRCS = $(wildcard src/cli/cove/*.c)
+ENGINE_CLI_OBJS = $(ENGINE_CLI_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_SRCS = $(wildcard tests/unit/test-*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -66,7 +73,8 @@ FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 
 .PHONY: all clean check lint unit integration fuzz bundle format install
 
-all: $(BUILD)/cove-runtime $(BUILD)/busybox-bundle/config.json
+all: $(BUILD)/cove-runtime $(if $(ENGINE_CLI_SRCS),$(BUILD)/cove) \
+	$(BUILD)/busybox-bundle/config.json
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -82,6 +90,11 @@ $(BUILD)/cove-runtime: $(RUNTIME_CLI_OBJS) $(BUILD)/libcove.a
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $(RUNTIME_CLI_OBJS) $(BUILD)/libcove.a $(RUNTIME_LIBS)
 
+$(BUILD)/cove: $(ENGINE_CLI_OBJS) $(BUILD)/libcove.a
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $(ENGINE_CLI_OBJS) $(BUILD)/libcove.a \
+		$(ENGINE_LIBS) $(PKG_LIBS)
+
 # A runnable OCI bundle whose rootfs is Debian's busybox-static.
 $(BUILD)/busybox-bundle/config.json: scripts/mkbundle.sh | $(BUILD)/cove-runtime
 	scripts/mkbundle.sh $(BUILD)/busybox-bundle $(BUILD)/cove-runtime
@@ -91,13 +104,14 @@ bundle: $(BUILD)/busybox-bundle/config.json
 $(BUILD)/tests/test-%: tests/unit/test-%.c $(BUILD)/libcove.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcove.a \
-		$(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+		$(ENGINE_LIBS) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 integration: all
 	COVE_RUNTIME_BINARY=$(CURDIR)/$(BUILD)/cove-runtime \
+		COVE_BINARY=$(CURDIR)/$(BUILD)/cove \
 		$(PYTHON) -m pytest -ra tests/integration
 
 # Banned functions (see src/util/banned.h) are a lint error.
@@ -112,7 +126,7 @@ fuzz:
 	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
 	  echo "clang $$n"; \
 	  clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
-	    $(PKG_CFLAGS) $$f $(LIB_SRCS) -o build/fuzz/$$n $(PKG_LIBS) || exit 1; \
+	    $(PKG_CFLAGS) $$f $(LIB_SRCS) -o build/fuzz/$$n $(ENGINE_LIBS) $(PKG_LIBS) || exit 1; \
 	done
 
 format:
@@ -124,4 +138,4 @@ install: all
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJS:.o=.d) $(RUNTIME_CLI_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(RUNTIME_CLI_OBJS:.o=.d) $(ENGINE_CLI_OBJS:.o=.d)

@@ -1,6 +1,7 @@
 """Fixtures for the cove-runtime integration tests.
 
-The binary under test comes from $COVE_RUNTIME_BINARY (or $COVE_BINARY),
+The runtime under test comes from $COVE_RUNTIME_BINARY ($COVE_BINARY names
+the engine, `cove`),
 defaulting to build/cove-runtime of this checkout, so the same suite can be
 pointed at runc or crun to check the tests themselves:
 
@@ -33,7 +34,6 @@ SCRIPTS_DIR = os.path.join(REPO_DIR, "scripts")
 
 BINARY = os.path.abspath(
     os.environ.get("COVE_RUNTIME_BINARY")
-    or os.environ.get("COVE_BINARY")
     or os.path.join(REPO_DIR, "build", "cove-runtime")
 )
 
@@ -406,7 +406,7 @@ def _require_root_and_binary():
         pytest.skip("the integration tests need root")
     if not os.access(BINARY, os.X_OK):
         msg = f"runtime binary {BINARY} not found (run make, or set COVE_RUNTIME_BINARY)"
-        if os.environ.get("COVE_RUNTIME_BINARY") or os.environ.get("COVE_BINARY"):
+        if os.environ.get("COVE_RUNTIME_BINARY"):
             # asked for explicitly (as `make integration` does): a missing
             # binary is a failure, not a reason to skip the whole suite
             pytest.exit(msg, returncode=4)

@@ -1,0 +1,34 @@
+#pragma once
+/*
+ * Content digests ("sha256:<64 hex>", "sha512:<128 hex>") with OpenSSL's
+ * EVP, streaming.  Every blob that enters the store is hashed while it is
+ * written; nothing is trusted by name alone.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+#define COVE_DIGEST_MAX 136 /* "sha512:" + 128 hex + NUL, rounded */
+
+enum cove_digest_algo {
+	COVE_DIGEST_SHA256,
+	COVE_DIGEST_SHA512,
+};
+
+/* Validate "algo:hex" (lowercase hex of the right length). */
+int cove_digest_validate(const char *digest, enum cove_digest_algo *ret_algo,
+			 struct cove_error *err);
+
+struct cove_hasher; /* opaque, streaming */
+
+int cove_hasher_new(enum cove_digest_algo algo, struct cove_hasher **ret);
+int cove_hasher_update(struct cove_hasher *h, const void *buf, size_t len);
+/* Writes "algo:hex" into @out (COVE_DIGEST_MAX bytes). */
+int cove_hasher_final(struct cove_hasher *h, char *out);
+void cove_hasher_free(struct cove_hasher *h);
+
+/* One-shot digest of a buffer. */
+int cove_digest_buffer(enum cove_digest_algo algo, const void *buf,
+		       size_t len, char *out);
