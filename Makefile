@@ -117,6 +117,7 @@ integration: all
 # Banned functions (see src/util/banned.h) are a lint error.
 lint:
 	scripts/check-banned.sh
+	@scripts/check-format.sh
 
 check: lint unit integration
 
@@ -130,7 +131,8 @@ fuzz:
 	done
 
 format:
-	clang-format -i $(LIB_SRCS) $(RUNTIME_CLI_SRCS) src/*/*.h
+	clang-format -i $(LIB_SRCS) $(RUNTIME_CLI_SRCS) $(ENGINE_CLI_SRCS) \
+		$(wildcard src/*/*.h src/cli/*/*.h)
 
 install: all
 	install -D -m 0755 $(BUILD)/cove-runtime $(DESTDIR)/usr/local/bin/cove-runtime

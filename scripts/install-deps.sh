@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
 	# build
-	build-essential pkg-config clang
+	build-essential pkg-config clang clang-format
 	libseccomp-dev libcap-dev libjansson-dev libcmocka-dev
 	# later layers (image, trust, engine)
 	libarchive-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev

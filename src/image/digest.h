@@ -30,5 +30,5 @@ int cove_hasher_final(struct cove_hasher *h, char *out);
 void cove_hasher_free(struct cove_hasher *h);
 
 /* One-shot digest of a buffer. */
-int cove_digest_buffer(enum cove_digest_algo algo, const void *buf,
-		       size_t len, char *out);
+int cove_digest_buffer(enum cove_digest_algo algo, const void *buf, size_t len,
+		       char *out);

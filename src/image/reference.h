@@ -10,10 +10,10 @@
 #include "util/error.h"
 
 struct cove_image_ref {
-	char *registry;   /* "docker.io", "localhost:5000" */
+	char *registry;	  /* "docker.io", "localhost:5000" */
 	char *repository; /* "library/busybox" */
-	char *tag;        /* NULL when only a digest was given */
-	char *digest;     /* NULL unless pinned */
+	char *tag;	  /* NULL when only a digest was given */
+	char *digest;	  /* NULL unless pinned */
 };
 
 int cove_image_ref_parse(const char *s, struct cove_image_ref *ret,

@@ -9,7 +9,8 @@
 
 #include "util/cleanup.h"
 
-#define REQUIRED_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+#define REQUIRED_SEALS                                                         \
+	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
 extern char **environ;
 
@@ -33,7 +34,8 @@ int cove_ensure_cloned_binary(int argc, char **argv)
 	if (mfd < 0)
 		return -errno;
 	while (off < st.st_size) {
-		ssize_t n = sendfile(mfd, exe, &off, (size_t)(st.st_size - off));
+		ssize_t n =
+		    sendfile(mfd, exe, &off, (size_t)(st.st_size - off));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

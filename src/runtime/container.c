@@ -57,7 +57,8 @@ int cove_wait_exit_code(pid_t pid)
 	return 255;
 }
 
-/* ---- spawning the init ------------------------------------------------------ */
+/* ---- spawning the init ------------------------------------------------------
+ */
 
 /*
  * Which namespaces are created with clone() flags directly (the fast path,
@@ -92,7 +93,7 @@ static int new_ns_flags(const struct cove_spec *spec)
 static __attribute__((noreturn)) void stage1_fail(int sock, int code,
 						  const char *fmt, ...)
 {
-	struct cove_error err = { 0 };
+	struct cove_error err = {0};
 	va_list ap;
 	char buf[COVE_ERROR_MSG_MAX];
 
@@ -107,7 +108,8 @@ static __attribute__((noreturn)) void stage1_fail(int sock, int code,
 static int write_time_offsets(const struct cove_spec *spec)
 {
 	char buf[128];
-	int n = snprintf(buf, sizeof(buf), "monotonic %lld %lld\nboottime %lld %lld\n",
+	int n = snprintf(buf, sizeof(buf),
+			 "monotonic %lld %lld\nboottime %lld %lld\n",
 			 (long long)spec->time_offsets[0][0],
 			 (long long)spec->time_offsets[0][1],
 			 (long long)spec->time_offsets[1][0],
@@ -119,8 +121,8 @@ static int write_time_offsets(const struct cove_spec *spec)
 static __attribute__((noreturn)) void stage1_main(struct cove_init_args *a)
 {
 	static const enum cove_ns_type order[] = {
-		COVE_NS_USER, COVE_NS_IPC, COVE_NS_UTS,    COVE_NS_NET,
-		COVE_NS_PID,  COVE_NS_MNT, COVE_NS_CGROUP, COVE_NS_TIME,
+	    COVE_NS_USER, COVE_NS_IPC, COVE_NS_UTS,    COVE_NS_NET,
+	    COVE_NS_PID,  COVE_NS_MNT, COVE_NS_CGROUP, COVE_NS_TIME,
 	};
 	const struct cove_spec *spec = a->spec;
 	int fds[COVE_NS_MAX];
@@ -155,12 +157,12 @@ static __attribute__((noreturn)) void stage1_main(struct cove_init_args *a)
 				    spec->namespaces[t].path);
 	}
 	if (flags & CLONE_NEWUSER) {
-		struct cove_error err = { 0 };
+		struct cove_error err = {0};
 		if (unshare(CLONE_NEWUSER) < 0)
 			stage1_fail(a->sync_fd, errno,
 				    "cannot create a user namespace");
 		if (cove_sync_send(a->sync_fd, COVE_SYNC_USERNS, 0, NULL, -1) <
-			    0 ||
+			0 ||
 		    cove_sync_expect(a->sync_fd, COVE_SYNC_USERNS_DONE, NULL,
 				     NULL, &err) < 0)
 			_exit(1);
@@ -215,8 +217,9 @@ static int spawn(struct cove_init_args *a, int sock, bool rootless,
 		pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL,
 					   NULL, NULL, NULL);
 		if (pid < 0)
-			return cove_error_setx(err, errno,
-					       "cannot create the container process (clone)");
+			return cove_error_setx(
+			    err, errno,
+			    "cannot create the container process (clone)");
 		if (pid == 0)
 			cove_init_main(a);
 		ret->init = pid;
@@ -251,16 +254,16 @@ static int spawn(struct cove_init_args *a, int sock, bool rootless,
 			ret->init = msg.value;
 			break;
 		}
-		return cove_error_set(err, EPROTO,
-				      "unexpected message %d from stage1",
-				      msg.type);
+		return cove_error_set(
+		    err, EPROTO, "unexpected message %d from stage1", msg.type);
 	}
 	waitpid(ret->stage1, NULL, 0);
 	ret->stage1 = 0;
 	return 0;
 }
 
-/* ---- create ---------------------------------------------------------------- */
+/* ---- create ----------------------------------------------------------------
+ */
 
 static int detect_cgroup_mode(enum cove_cgroup_manager mgr,
 			      enum cove_cgroup_mode *ret,
@@ -272,13 +275,14 @@ static int detect_cgroup_mode(enum cove_cgroup_manager mgr,
 	}
 	if (mgr == COVE_CGROUP_MANAGER_SYSTEMD &&
 	    access("/run/systemd/system", F_OK) < 0)
-		return cove_error_set(
-			err, EOPNOTSUPP,
-			"systemd cgroup manager requested but systemd is not running on this host");
+		return cove_error_set(err, EOPNOTSUPP,
+				      "systemd cgroup manager requested but "
+				      "systemd is not running on this host");
 	if (mgr == COVE_CGROUP_MANAGER_SYSTEMD)
 		return cove_error_set(
-			err, EOPNOTSUPP,
-			"the systemd cgroup manager is not supported yet: use --cgroup-manager=cgroupfs");
+		    err, EOPNOTSUPP,
+		    "the systemd cgroup manager is not supported yet: use "
+		    "--cgroup-manager=cgroupfs");
 	if (cove_cgroup_detect(NULL, ret) < 0)
 		*ret = COVE_CGROUP_NONE;
 	return 0;
@@ -346,8 +350,8 @@ static json_t *creating_state(struct create_ctx *c, const char *status)
 	json_object_set_new(j, "bundle", json_string(c->o->bundle));
 	json_object_set_new(j, "annotations",
 			    c->spec->annotations
-				    ? json_deep_copy(c->spec->annotations)
-				    : json_object());
+				? json_deep_copy(c->spec->annotations)
+				: json_object());
 	return j;
 }
 
@@ -359,27 +363,29 @@ static int validate(struct create_ctx *c, struct cove_error *err)
 	int r;
 
 	if (!spec->has_process)
-		return cove_error_set(err, EINVAL,
-				      "invalid 'process': missing (nothing to run)");
-	if (!spec->namespaces[COVE_NS_MNT].enabled)
 		return cove_error_set(
-			err, EINVAL,
-			"invalid 'linux.namespaces': a mount namespace is required");
+		    err, EINVAL, "invalid 'process': missing (nothing to run)");
+	if (!spec->namespaces[COVE_NS_MNT].enabled)
+		return cove_error_set(err, EINVAL,
+				      "invalid 'linux.namespaces': a mount "
+				      "namespace is required");
 	if (spec->process.terminal && !c->o->console_socket &&
 	    !c->o->foreground)
 		return cove_error_set(
-			err, EINVAL,
-			"cannot allocate a terminal for a detached container without --console-socket");
+		    err, EINVAL,
+		    "cannot allocate a terminal for a detached container "
+		    "without --console-socket");
 	if (!spec->process.terminal && c->o->console_socket)
 		return cove_error_set(
-			err, EINVAL,
-			"--console-socket given but 'process.terminal' is false");
+		    err, EINVAL,
+		    "--console-socket given but 'process.terminal' is false");
 	{
 		struct stat st;
 		if (stat(spec->root_path, &st) < 0 || !S_ISDIR(st.st_mode))
-			return cove_error_set(err, ENOENT,
-					      "invalid 'root.path': %s is not a directory",
-					      spec->root_path);
+			return cove_error_set(
+			    err, ENOENT,
+			    "invalid 'root.path': %s is not a directory",
+			    spec->root_path);
 	}
 	r = cove_process_ctx_init(&c->args.pctx, &spec->process, err);
 	if (r < 0)
@@ -398,8 +404,8 @@ static int validate(struct create_ctx *c, struct cove_error *err)
 			return r;
 	}
 	if (spec->resources) {
-		r = cove_cgroup_resources_parse(spec->resources,
-						"linux.resources", &c->res, err);
+		r = cove_cgroup_resources_parse(
+		    spec->resources, "linux.resources", &c->res, err);
 		if (r < 0)
 			return r;
 		c->has_res = true;
@@ -409,10 +415,10 @@ static int validate(struct create_ctx *c, struct cove_error *err)
 	}
 	for (size_t i = 0; i < spec->n_mounts; i++)
 		if (spec->mounts[i].idmap && c->rootless)
-			return cove_error_set(
-				err, EOPNOTSUPP,
-				"invalid 'mounts[%zu]': idmapped mounts need root on the host",
-				i);
+			return cove_error_set(err, EOPNOTSUPP,
+					      "invalid 'mounts[%zu]': idmapped "
+					      "mounts need root on the host",
+					      i);
 	return 0;
 }
 
@@ -425,20 +431,19 @@ static int validate(struct create_ctx *c, struct cove_error *err)
 static int add_default_device_rules(struct create_ctx *c)
 {
 	static const struct cove_device_rule defaults[] = {
-		{ true, 'c', -1, -1, "m" }, { true, 'b', -1, -1, "m" },
-		{ true, 'c', 1, 3, "rwm" }, { true, 'c', 1, 5, "rwm" },
-		{ true, 'c', 1, 7, "rwm" }, { true, 'c', 1, 8, "rwm" },
-		{ true, 'c', 1, 9, "rwm" }, { true, 'c', 5, 0, "rwm" },
-		{ true, 'c', 5, 1, "rwm" }, { true, 'c', 5, 2, "rwm" },
-		{ true, 'c', 136, -1, "rwm" },
+	    {true, 'c', -1, -1, "m"},	 {true, 'b', -1, -1, "m"},
+	    {true, 'c', 1, 3, "rwm"},	 {true, 'c', 1, 5, "rwm"},
+	    {true, 'c', 1, 7, "rwm"},	 {true, 'c', 1, 8, "rwm"},
+	    {true, 'c', 1, 9, "rwm"},	 {true, 'c', 5, 0, "rwm"},
+	    {true, 'c', 5, 1, "rwm"},	 {true, 'c', 5, 2, "rwm"},
+	    {true, 'c', 136, -1, "rwm"},
 	};
 	size_t extra = ARRAY_SIZE(defaults) + c->spec->n_devices;
 	struct cove_device_rule *v;
 
 	if (!c->has_res || c->res.n_devices == 0)
 		return 0;
-	v = realloc(c->res.devices,
-		    (c->res.n_devices + extra) * sizeof(*v));
+	v = realloc(c->res.devices, (c->res.n_devices + extra) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	c->res.devices = v;
@@ -446,8 +451,9 @@ static int add_default_device_rules(struct create_ctx *c)
 		v[c->res.n_devices++] = defaults[i];
 	for (size_t i = 0; i < c->spec->n_devices; i++) {
 		const struct cove_device *d = &c->spec->devices[i];
-		struct cove_device_rule rule = { true, d->type == 'b' ? 'b' : 'c',
-						 d->major, d->minor, "rwm" };
+		struct cove_device_rule rule = {true,
+						d->type == 'b' ? 'b' : 'c',
+						d->major, d->minor, "rwm"};
 		if (d->type == 'p')
 			continue;
 		v[c->res.n_devices++] = rule;
@@ -492,11 +498,12 @@ static int send_idmapped_mounts(struct create_ctx *c, struct cove_error *err)
 	if (helper < 0)
 		return cove_error_setx(err, errno, "fork");
 	if (helper == 0) {
-		struct cove_error herr = { 0 };
+		struct cove_error herr = {0};
 		int *fds = NULL;
 		if (setns(mntns, CLONE_NEWNS) < 0) {
-			cove_error_setx(&herr, errno,
-					"cannot enter the container's mount namespace");
+			cove_error_setx(
+			    &herr, errno,
+			    "cannot enter the container's mount namespace");
 			goto fail;
 		}
 		if (cove_rootfs_open_idmapped(c->spec, &fds, &herr) < 0)
@@ -508,7 +515,8 @@ static int send_idmapped_mounts(struct create_ctx *c, struct cove_error *err)
 				_exit(2);
 		_exit(0);
 	fail:
-		/* write the message where the parent reads it: a pipe-less trick */
+		/* write the message where the parent reads it: a pipe-less
+		 * trick */
 		dprintf(2, "cove-runtime: %s\n", herr.msg);
 		_exit(1);
 	}
@@ -517,7 +525,8 @@ static int send_idmapped_mounts(struct create_ctx *c, struct cove_error *err)
 			return cove_error_setx(err, errno, "waitpid");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return cove_error_set(err, EIO,
-				      "cannot prepare the idmapped mounts (see the message above)");
+				      "cannot prepare the idmapped mounts (see "
+				      "the message above)");
 	return 0;
 }
 
@@ -537,13 +546,13 @@ static int drive_init(struct create_ctx *c, struct cove_error *err)
 			return 0;
 		case COVE_SYNC_HOOKS: {
 			_cleanup_json_ json_t *st =
-				creating_state(c, "creating");
+			    creating_state(c, "creating");
 			r = cove_hooks_run(&c->spec->hooks[COVE_HOOK_PRESTART],
 					   "prestart", st, err);
 			if (r >= 0)
 				r = cove_hooks_run(
-					&c->spec->hooks[COVE_HOOK_CREATE_RUNTIME],
-					"createRuntime", st, err);
+				    &c->spec->hooks[COVE_HOOK_CREATE_RUNTIME],
+				    "createRuntime", st, err);
 			if (r < 0)
 				return r;
 			r = cove_sync_send(sock, COVE_SYNC_HOOKS_DONE, 0, NULL,
@@ -552,11 +561,11 @@ static int drive_init(struct create_ctx *c, struct cove_error *err)
 		}
 		case COVE_SYNC_PTY:
 			if (fd < 0)
-				return cove_error_set(err, EPROTO,
-						      "no pty received from init");
+				return cove_error_set(
+				    err, EPROTO, "no pty received from init");
 			if (c->o->console_socket) {
-				r = cove_console_socket_send(c->o->console_socket,
-							     fd, err);
+				r = cove_console_socket_send(
+				    c->o->console_socket, fd, err);
 				close(fd);
 				if (r < 0)
 					return r;
@@ -567,11 +576,11 @@ static int drive_init(struct create_ctx *c, struct cove_error *err)
 			break;
 		case COVE_SYNC_SECCOMP: {
 			_cleanup_json_ json_t *st =
-				creating_state(c, "creating");
+			    creating_state(c, "creating");
 			if (fd < 0)
 				return cove_error_set(
-					err, EPROTO,
-					"no seccomp listener received from init");
+				    err, EPROTO,
+				    "no seccomp listener received from init");
 			r = cove_seccomp_send_listener(c->args.seccomp, fd,
 						       c->sp.init, st, err);
 			close(fd);
@@ -607,22 +616,23 @@ static int write_pid_file(const char *path, pid_t pid, struct cove_error *err)
 		dir = strdup(abs);
 	} else {
 		slash = strrchr(path, '/');
-		dir = strndup(path, (size_t)(slash - path) ? (size_t)(slash - path) : 1);
+		dir = strndup(
+		    path, (size_t)(slash - path) ? (size_t)(slash - path) : 1);
 		path = slash + 1;
 	}
 	if (!dir)
 		return -ENOMEM;
 	{
 		_cleanup_close_ int dfd =
-			open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		    open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd < 0)
-			return cove_error_setx(err, errno,
-					       "cannot open pid file directory %s",
-					       dir);
+			return cove_error_setx(
+			    err, errno, "cannot open pid file directory %s",
+			    dir);
 		r = cove_write_file_replace_at(dfd, path, buf, (size_t)n, 0644);
 		if (r < 0)
-			return cove_error_setx(err, r, "cannot write pid file %s",
-					       path);
+			return cove_error_setx(
+			    err, r, "cannot write pid file %s", path);
 	}
 	return 0;
 }
@@ -630,7 +640,8 @@ static int write_pid_file(const char *path, pid_t pid, struct cove_error *err)
 int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 			  int *ret_pty, struct cove_error *err)
 {
-	struct create_ctx c = { .o = o, .sock = { -1, -1 }, .fifo_fd = -1, .pty = -1 };
+	struct create_ctx c = {
+	    .o = o, .sock = {-1, -1}, .fifo_fd = -1, .pty = -1};
 	enum cove_cgroup_mode mode;
 	_cleanup_free_ char *fifo = NULL, *default_cg = NULL;
 	bool best_effort = false;
@@ -659,7 +670,8 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 	fifo = cove_strdup_printf("%s/exec.fifo", c.dir);
 	if (!fifo || mkfifo(fifo, 0622) < 0) {
 		r = cove_error_setx(err, fifo ? errno : ENOMEM,
-				    "cannot create %s", fifo ? fifo : "exec.fifo");
+				    "cannot create %s",
+				    fifo ? fifo : "exec.fifo");
 		goto out;
 	}
 	/*
@@ -682,7 +694,7 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 			c.state.cgroup_path = strdup(c.spec->cgroups_path);
 		else
 			c.state.cgroup_path =
-				cove_strdup_printf("/cove/%s", o->id);
+			    cove_strdup_printf("/cove/%s", o->id);
 	}
 
 	c.args.spec = c.spec;
@@ -695,11 +707,10 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 	c.args.rootless = c.rootless;
 	c.args.no_new_keyring = o->no_new_keyring;
 	c.args.preserve_fds = o->preserve_fds;
-	c.args.want_runtime_hooks =
-		c.spec->hooks[COVE_HOOK_PRESTART].n ||
-		c.spec->hooks[COVE_HOOK_CREATE_RUNTIME].n;
-	c.args.pctx.setgroups_denied = c.rootless && c.args.new_userns &&
-				       !cove_idmap_uses_helpers(c.spec);
+	c.args.want_runtime_hooks = c.spec->hooks[COVE_HOOK_PRESTART].n ||
+				    c.spec->hooks[COVE_HOOK_CREATE_RUNTIME].n;
+	c.args.pctx.setgroups_denied =
+	    c.rootless && c.args.new_userns && !cove_idmap_uses_helpers(c.spec);
 	c.args.rootfs.userns = c.spec->namespaces[COVE_NS_USER].enabled;
 	c.args.rootfs.no_pivot = o->no_pivot;
 	c.args.rootfs.cgroup_path = c.state.cgroup_path;
@@ -709,13 +720,14 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 	    cove_cgroup_detect(NULL, &c.args.rootfs.cgroup_mode) < 0)
 		c.args.rootfs.cgroup_mode = COVE_CGROUP_NONE;
 	c.args.rootfs.cgroupns = c.spec->namespaces[COVE_NS_CGROUP].enabled;
-	best_effort = c.rootless && !has_any_resource(c.spec) &&
-		      !c.spec->cgroups_path;
+	best_effort =
+	    c.rootless && !has_any_resource(c.spec) && !c.spec->cgroups_path;
 	c.args.rootfs.cgroup_path_known = c.state.cgroup_path && !best_effort;
 
 	if (has_idmap_mounts(c.spec)) {
 		/* slots the init fills from COVE_SYNC_IDMAP messages */
-		c.args.rootfs.idmap_fds = malloc(c.spec->n_mounts * sizeof(int));
+		c.args.rootfs.idmap_fds =
+		    malloc(c.spec->n_mounts * sizeof(int));
 		if (!c.args.rootfs.idmap_fds) {
 			r = -ENOMEM;
 			goto out;
@@ -767,8 +779,10 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 		if (!best_effort) {
 			r = cove_cgroup_enter(c.cg, c.sp.init, err);
 			if (r < 0) {
-				cove_error_wrap(err, "cannot move the init into cgroup '%s'",
-						c.state.cgroup_path);
+				cove_error_wrap(
+				    err,
+				    "cannot move the init into cgroup '%s'",
+				    c.state.cgroup_path);
 				goto out;
 			}
 		}
@@ -783,8 +797,8 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 		cove_sync_send(c.sock[0], COVE_SYNC_CGROUP_DIRS, 0, NULL, -1);
 	}
 	if (c.spec->process.has_oom_score_adj) {
-		r = cove_oom_score_adj_apply(c.sp.init,
-					     c.spec->process.oom_score_adj, err);
+		r = cove_oom_score_adj_apply(
+		    c.sp.init, c.spec->process.oom_score_adj, err);
 		if (r < 0)
 			goto out;
 	}
@@ -805,7 +819,8 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 	c.state.cgroup_created = c.cg ? cove_cgroup_get_created(c.cg) : 0;
 	c.state.rootless = c.rootless;
 	c.state.terminal = c.spec->process.terminal;
-	c.state.systemd_cgroup = o->cgroup_manager == COVE_CGROUP_MANAGER_SYSTEMD;
+	c.state.systemd_cgroup =
+	    o->cgroup_manager == COVE_CGROUP_MANAGER_SYSTEMD;
 	c.state.annotations = c.spec->annotations;
 	c.state.config = c.spec->root;
 	c.state.dir = c.dir;
@@ -838,14 +853,15 @@ out:
 	return r;
 }
 
-/* ---- start / kill / delete ------------------------------------------------ */
+/* ---- start / kill / delete ------------------------------------------------
+ */
 
 static int load_spec_of(const struct cove_state *s, struct cove_spec **ret,
 			struct cove_error *err)
 {
 	if (!s->config)
-		return cove_error_set(err, EINVAL, "state of '%s' has no config",
-				      s->id);
+		return cove_error_set(err, EINVAL,
+				      "state of '%s' has no config", s->id);
 	json_incref(s->config);
 	if (cove_spec_parse(s->config, s->bundle, ret, err) < 0) {
 		json_decref(s->config);
@@ -883,9 +899,10 @@ int cove_container_start(const char *root, const char *id,
 	if (r < 0)
 		return r;
 	if (s->status != COVE_STATUS_CREATED)
-		return cove_error_set(err, EINVAL,
-				      "cannot start container '%s': it is %s, not created",
-				      id, cove_status_name(s->status));
+		return cove_error_set(
+		    err, EINVAL,
+		    "cannot start container '%s': it is %s, not created", id,
+		    cove_status_name(s->status));
 	fifo = cove_strdup_printf("%s/exec.fifo", s->dir);
 	if (!fifo)
 		return -ENOMEM;
@@ -893,7 +910,8 @@ int cove_container_start(const char *root, const char *id,
 	if (fd < 0) {
 		if (errno == ENXIO)
 			return cove_error_set(err, ESRCH,
-					      "cannot start container '%s': its init process has exited",
+					      "cannot start container '%s': "
+					      "its init process has exited",
 					      id);
 		return cove_error_setx(err, errno, "cannot open %s", fifo);
 	}
@@ -976,7 +994,7 @@ int cove_container_kill(const char *root, const char *id, int sig, bool all,
 static void wait_dead(pid_t pid, uint64_t start, int timeout_ms)
 {
 	_cleanup_close_ int pfd = pidfd_open_(pid);
-	struct pollfd p = { .fd = pfd, .events = POLLIN };
+	struct pollfd p = {.fd = pfd, .events = POLLIN};
 
 	if (pfd < 0)
 		return;
@@ -995,12 +1013,13 @@ int cove_container_delete(const char *root, const char *id, bool force,
 	r = cove_state_load(root, id, &s, err);
 	if (r < 0)
 		return r;
-	if (s->status == COVE_STATUS_RUNNING || s->status == COVE_STATUS_PAUSED) {
+	if (s->status == COVE_STATUS_RUNNING ||
+	    s->status == COVE_STATUS_PAUSED) {
 		if (!force)
-			return cove_error_set(
-				err, EBUSY,
-				"cannot delete container '%s' that is not stopped: %s",
-				id, cove_status_name(s->status));
+			return cove_error_set(err, EBUSY,
+					      "cannot delete container '%s' "
+					      "that is not stopped: %s",
+					      id, cove_status_name(s->status));
 	}
 	if (s->status != COVE_STATUS_STOPPED) {
 		/* A created container is killed; a forced one too. */
@@ -1012,22 +1031,23 @@ int cove_container_delete(const char *root, const char *id, bool force,
 	s->status = COVE_STATUS_STOPPED;
 	if (s->cgroup_path &&
 	    cove_cgroup_open(NULL, s->cgroup_mode, s->cgroup_path, &cg, NULL) >=
-		    0) {
+		0) {
 		/* Remove only the levels of the path that cove created. */
 		cove_cgroup_set_created(cg, s->cgroup_created);
 		r = cove_cgroup_destroy(cg, err);
 		if (r < 0)
-			return cove_error_wrap(err, "cannot remove the cgroup of '%s'",
-					       id);
+			return cove_error_wrap(
+			    err, "cannot remove the cgroup of '%s'", id);
 	}
 	{
-		struct cove_error herr = { 0 };
+		struct cove_error herr = {0};
 		run_state_hooks(s, COVE_HOOK_POSTSTOP, "poststop", &herr);
 		if (herr.code && err)
 			*err = herr; /* reported as a warning by the caller */
 		r = cove_state_remove(s);
 		if (r < 0)
-			return cove_error_setx(err, r, "cannot remove %s", s->dir);
+			return cove_error_setx(err, r, "cannot remove %s",
+					       s->dir);
 		return herr.code ? 1 : 0;
 	}
 }
@@ -1047,12 +1067,14 @@ int cove_container_pause(const char *root, const char *id, bool pause,
 				      "cannot pause container '%s': it is %s",
 				      id, cove_status_name(s->status));
 	if (!pause && s->status != COVE_STATUS_PAUSED)
-		return cove_error_set(err, EINVAL,
-				      "cannot resume container '%s': it is %s, not paused",
-				      id, cove_status_name(s->status));
+		return cove_error_set(
+		    err, EINVAL,
+		    "cannot resume container '%s': it is %s, not paused", id,
+		    cove_status_name(s->status));
 	if (!s->cgroup_path)
 		return cove_error_set(err, EOPNOTSUPP,
-				      "container '%s' has no cgroup to freeze", id);
+				      "container '%s' has no cgroup to freeze",
+				      id);
 	r = cove_cgroup_open(NULL, s->cgroup_mode, s->cgroup_path, &cg, err);
 	if (r < 0)
 		return r;
@@ -1071,9 +1093,9 @@ int cove_container_update(const char *root, const char *id, json_t *resources,
 	if (r < 0)
 		return r;
 	if (s->status == COVE_STATUS_STOPPED)
-		return cove_error_set(err, EINVAL,
-				      "cannot update container '%s': it is stopped",
-				      id);
+		return cove_error_set(
+		    err, EINVAL, "cannot update container '%s': it is stopped",
+		    id);
 	if (!s->cgroup_path)
 		return cove_error_set(err, EOPNOTSUPP,
 				      "container '%s' has no cgroup", id);

@@ -19,10 +19,10 @@ enum cove_cgroup_manager {
 };
 
 struct cove_create_opts {
-	const char *root;          /* runtime state root */
+	const char *root; /* runtime state root */
 	const char *id;
-	const char *bundle;        /* absolute path */
-	const char *config_file;   /* NULL: <bundle>/config.json */
+	const char *bundle;	 /* absolute path */
+	const char *config_file; /* NULL: <bundle>/config.json */
 	const char *console_socket;
 	const char *pid_file;
 	bool no_pivot;
@@ -66,12 +66,12 @@ int cove_container_update(const char *root, const char *id, json_t *resources,
 struct cove_exec_opts {
 	const char *root;
 	const char *id;
-	json_t *process;          /* a runtime-spec "process" object */
+	json_t *process; /* a runtime-spec "process" object */
 	const char *console_socket;
 	const char *pid_file;
 	int preserve_fds;
 	bool detach;
-	bool foreground_pty;      /* return the pty master (see create) */
+	bool foreground_pty; /* return the pty master (see create) */
 };
 
 /*

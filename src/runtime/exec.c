@@ -75,7 +75,7 @@ static __attribute__((noreturn)) void exec_fail(struct exec_child *c,
 
 static __attribute__((noreturn)) void exec_process(struct exec_child *c)
 {
-	struct cove_error err = { 0 };
+	struct cove_error err = {0};
 	_cleanup_free_ char *exe = NULL;
 	bool late;
 
@@ -92,9 +92,10 @@ static __attribute__((noreturn)) void exec_process(struct exec_child *c)
 					       c->proc->console_width, &master,
 					       &err) < 0)
 			exec_fail(c, &err);
-		if (cove_sync_send(c->sock, COVE_SYNC_PTY, 0, NULL, master) < 0 ||
+		if (cove_sync_send(c->sock, COVE_SYNC_PTY, 0, NULL, master) <
+			0 ||
 		    cove_sync_expect(c->sock, COVE_SYNC_ACK, NULL, NULL, &err) <
-			    0)
+			0)
 			_exit(1);
 		close(master);
 	}
@@ -141,7 +142,7 @@ static __attribute__((noreturn)) void exec_process(struct exec_child *c)
 
 static __attribute__((noreturn)) void exec_helper(struct exec_child *c)
 {
-	struct cove_error err = { 0 };
+	struct cove_error err = {0};
 	pid_t pid;
 
 	if (setns(c->pidfd, c->nsflags) < 0) {
@@ -150,8 +151,9 @@ static __attribute__((noreturn)) void exec_helper(struct exec_child *c)
 		exec_fail(c, &err);
 	}
 	if (c->userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
-		cove_error_setx(&err, errno,
-				"cannot become root in the container's user namespace");
+		cove_error_setx(
+		    &err, errno,
+		    "cannot become root in the container's user namespace");
 		exec_fail(c, &err);
 	}
 	close(c->pidfd);
@@ -173,9 +175,9 @@ int cove_container_exec(const struct cove_exec_opts *o, pid_t *ret_pid,
 	_cleanup_cgroup_ struct cove_cgroup *cg = NULL;
 	_cleanup_close_ int pidfd = -1;
 	struct cove_process proc;
-	struct exec_child c = { 0 };
+	struct exec_child c = {0};
 	struct cove_sync_msg msg;
-	int sock[2] = { -1, -1 };
+	int sock[2] = {-1, -1};
 	pid_t helper = -1, pid = -1;
 	int r;
 
@@ -184,7 +186,8 @@ int cove_container_exec(const struct cove_exec_opts *o, pid_t *ret_pid,
 	r = cove_state_load(o->root, o->id, &s, err);
 	if (r < 0)
 		return r;
-	if (s->status != COVE_STATUS_RUNNING && s->status != COVE_STATUS_CREATED)
+	if (s->status != COVE_STATUS_RUNNING &&
+	    s->status != COVE_STATUS_CREATED)
 		return cove_error_set(err, EINVAL,
 				      "cannot exec in container '%s': it is %s",
 				      o->id, cove_status_name(s->status));
@@ -194,23 +197,25 @@ int cove_container_exec(const struct cove_exec_opts *o, pid_t *ret_pid,
 	c.proc = &proc;
 	if (proc.terminal && !o->console_socket && !o->foreground_pty) {
 		r = cove_error_set(err, EINVAL,
-				   "cannot allocate a terminal for a detached exec without --console-socket");
+				   "cannot allocate a terminal for a detached "
+				   "exec without --console-socket");
 		goto out;
 	}
 	r = cove_process_ctx_init(&c.pctx, &proc, err);
 	if (r < 0)
 		goto out;
 	{
-		json_t *lx = s->config ? json_object_get(s->config, "linux")
-				       : NULL;
+		json_t *lx =
+		    s->config ? json_object_get(s->config, "linux") : NULL;
 		json_t *sc = lx ? json_object_get(lx, "seccomp") : NULL;
 		if (json_is_object(sc)) {
-			r = cove_seccomp_compile(sc, "linux.seccomp", &c.seccomp,
-						 err);
+			r = cove_seccomp_compile(sc, "linux.seccomp",
+						 &c.seccomp, err);
 			if (r < 0)
 				goto out;
 		}
-		c.userns = lx && json_is_array(json_object_get(lx, "namespaces")) &&
+		c.userns = lx &&
+			   json_is_array(json_object_get(lx, "namespaces")) &&
 			   (foreign_namespaces(s->pid) & CLONE_NEWUSER);
 		c.pctx.setgroups_denied = s->rootless && c.userns;
 	}
@@ -244,7 +249,8 @@ int cove_container_exec(const struct cove_exec_opts *o, pid_t *ret_pid,
 		goto out;
 	pid = msg.value;
 	if (s->cgroup_path &&
-	    cove_cgroup_open(NULL, s->cgroup_mode, s->cgroup_path, &cg, NULL) >= 0) {
+	    cove_cgroup_open(NULL, s->cgroup_mode, s->cgroup_path, &cg, NULL) >=
+		0) {
 		r = cove_cgroup_enter(cg, pid, err);
 		if (r < 0)
 			goto out;
@@ -299,7 +305,7 @@ int cove_container_exec(const struct cove_exec_opts *o, pid_t *ret_pid,
 		char buf[32];
 		int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
 		_cleanup_free_ char *tmp =
-			cove_strdup_printf("%s.tmp.%d", o->pid_file, getpid());
+		    cove_strdup_printf("%s.tmp.%d", o->pid_file, getpid());
 		FILE *f = tmp ? fopen(tmp, "we") : NULL;
 		if (!f || fwrite(buf, 1, (size_t)n, f) != (size_t)n ||
 		    fclose(f) != 0 || rename(tmp, o->pid_file) < 0) {

@@ -14,23 +14,30 @@ static json_t *strs(const char *const *v)
 
 json_t *cove_features_json(void)
 {
-	static const char *const hooks[] = { "prestart", "createRuntime",
-					     "createContainer", "startContainer",
-					     "poststart", "poststop", NULL };
+	static const char *const hooks[] = {"prestart",
+					    "createRuntime",
+					    "createContainer",
+					    "startContainer",
+					    "poststart",
+					    "poststop",
+					    NULL};
 	static const char *const mount_opts[] = {
-		"async", "atime", "bind", "dev", "diratime", "dirsync", "exec",
-		"iversion", "lazytime", "loud", "mand", "noatime", "nodev",
-		"nodiratime", "noexec", "noiversion", "nolazytime", "nomand",
-		"norelatime", "nostrictatime", "nosuid", "private", "rbind",
-		"relatime", "remount", "ro", "rprivate", "rshared", "rslave",
-		"runbindable", "rw", "shared", "silent", "slave", "strictatime",
-		"suid", "sync", "unbindable", NULL
-	};
-	static const char *const namespaces[] = { "cgroup", "ipc", "mount",
-						  "network", "pid", "time",
-						  "user", "uts", NULL };
+	    "async",	  "atime",	 "bind",	"dev",
+	    "diratime",	  "dirsync",	 "exec",	"iversion",
+	    "lazytime",	  "loud",	 "mand",	"noatime",
+	    "nodev",	  "nodiratime",	 "noexec",	"noiversion",
+	    "nolazytime", "nomand",	 "norelatime",	"nostrictatime",
+	    "nosuid",	  "private",	 "rbind",	"relatime",
+	    "remount",	  "ro",		 "rprivate",	"rshared",
+	    "rslave",	  "runbindable", "rw",		"shared",
+	    "silent",	  "slave",	 "strictatime", "suid",
+	    "sync",	  "unbindable",	 NULL};
+	static const char *const namespaces[] = {"cgroup",  "ipc", "mount",
+						 "network", "pid", "time",
+						 "user",    "uts", NULL};
 	json_t *f = json_object(), *lx = json_object(), *cg = json_object();
-	json_t *ann = json_object(), *mext = json_object(), *idm = json_object();
+	json_t *ann = json_object(), *mext = json_object(),
+	       *idm = json_object();
 
 	json_object_set_new(f, "ociVersionMin", json_string("1.0.0"));
 	json_object_set_new(f, "ociVersionMax", json_string("1.2.0"));
@@ -61,7 +68,8 @@ json_t *cove_features_json(void)
 	json_object_set_new(mext, "idmap", idm);
 	json_object_set_new(lx, "mountExtensions", mext);
 	json_object_set_new(f, "linux", lx);
-	json_object_set_new(ann, "io.github.cove.version", json_string("0.1.0"));
+	json_object_set_new(ann, "io.github.cove.version",
+			    json_string("0.1.0"));
 	json_object_set_new(f, "annotations", ann);
 	(void)cove_ns_name;
 	return f;

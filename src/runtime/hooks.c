@@ -27,7 +27,7 @@ static int run_one(const struct cove_hook *h, const char *kind, size_t idx,
 	pid_t pid;
 	_cleanup_close_ int pidfd = -1;
 	int status = 0;
-	char *const empty_env[] = { NULL };
+	char *const empty_env[] = {NULL};
 
 	if (pipe2(in, O_CLOEXEC) < 0)
 		return cove_error_setx(err, errno, "pipe");
@@ -38,7 +38,7 @@ static int run_one(const struct cove_hook *h, const char *kind, size_t idx,
 		return cove_error_setx(err, errno, "fork");
 	}
 	if (pid == 0) {
-		char *const def_args[] = { h->path, NULL };
+		char *const def_args[] = {h->path, NULL};
 		int devnull;
 		dup2(in[0], 0);
 		/*
@@ -56,9 +56,10 @@ static int run_one(const struct cove_hook *h, const char *kind, size_t idx,
 		_exit(127);
 	}
 	close(in[0]);
-	/* A hook that does not read its stdin must not block us: ignore EPIPE. */
+	/* A hook that does not read its stdin must not block us: ignore EPIPE.
+	 */
 	{
-		struct sigaction sa = { .sa_handler = SIG_IGN }, old;
+		struct sigaction sa = {.sa_handler = SIG_IGN}, old;
 		sigaction(SIGPIPE, &sa, &old);
 		cove_write_all(in[1], state_text, strlen(state_text));
 		sigaction(SIGPIPE, &old, NULL);
@@ -67,7 +68,7 @@ static int run_one(const struct cove_hook *h, const char *kind, size_t idx,
 
 	pidfd = pidfd_open_(pid);
 	if (h->timeout > 0 && pidfd >= 0) {
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		struct pollfd p = {.fd = pidfd, .events = POLLIN};
 		int r;
 		do
 			r = poll(&p, 1, h->timeout * 1000);
@@ -76,9 +77,10 @@ static int run_one(const struct cove_hook *h, const char *kind, size_t idx,
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
-			return cove_error_set(err, ETIMEDOUT,
-					      "%s hook #%zu (%s) timed out after %d s",
-					      kind, idx, h->path, h->timeout);
+			return cove_error_set(
+			    err, ETIMEDOUT,
+			    "%s hook #%zu (%s) timed out after %d s", kind, idx,
+			    h->path, h->timeout);
 		}
 	}
 	while (waitpid(pid, &status, 0) < 0) {

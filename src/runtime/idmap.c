@@ -79,7 +79,8 @@ static int run_helper(const char *helper, pid_t pid,
 		snprintf(a, sizeof(a), "%u", m[i].container_id);
 		snprintf(b, sizeof(b), "%u", m[i].host_id);
 		snprintf(c, sizeof(c), "%u", m[i].size);
-		if (cove_strv_push(&argv, a) < 0 || cove_strv_push(&argv, b) < 0 ||
+		if (cove_strv_push(&argv, a) < 0 ||
+		    cove_strv_push(&argv, b) < 0 ||
 		    cove_strv_push(&argv, c) < 0)
 			return -ENOMEM;
 	}
@@ -97,9 +98,10 @@ static int run_helper(const char *helper, pid_t pid,
 			return cove_error_setx(err, errno, "waitpid");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return cove_error_set(
-			err, EPERM,
-			"%s failed for pid %d (is the range in /etc/sub%cid and is the uidmap package installed?)",
-			helper, (int)pid, helper[3] == 'u' ? 'u' : 'g');
+		    err, EPERM,
+		    "%s failed for pid %d (is the range in /etc/sub%cid and is "
+		    "the uidmap package installed?)",
+		    helper, (int)pid, helper[3] == 'u' ? 'u' : 'g');
 	return 0;
 }
 
@@ -147,8 +149,9 @@ int cove_idmap_userns_fd(const struct cove_id_mapping *uid, size_t n_uid,
 	pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL,
 			     NULL, NULL);
 	if (pid < 0) {
-		r = cove_error_setx(err, errno,
-				    "cannot create a user namespace for an idmapped mount");
+		r = cove_error_setx(
+		    err, errno,
+		    "cannot create a user namespace for an idmapped mount");
 		close(p[0]);
 		close(p[1]);
 		return r;

@@ -41,8 +41,8 @@ static json_t *hook_state(struct cove_init_args *a, pid_t host_pid,
 	json_object_set_new(j, "bundle", json_string(a->bundle));
 	json_object_set_new(j, "annotations",
 			    a->spec->annotations
-				    ? json_deep_copy(a->spec->annotations)
-				    : json_object());
+				? json_deep_copy(a->spec->annotations)
+				: json_object());
 	return j;
 }
 
@@ -76,7 +76,7 @@ static void set_hostname(struct cove_init_args *a, struct cove_error *err)
  */
 static void expect(struct cove_init_args *a, int type)
 {
-	struct cove_error err = { 0 };
+	struct cove_error err = {0};
 	struct cove_sync_msg msg;
 
 	for (;;) {
@@ -100,7 +100,7 @@ static void expect(struct cove_init_args *a, int type)
 
 static void wait_cgroup_dirs(struct cove_init_args *a)
 {
-	struct cove_error err = { 0 };
+	struct cove_error err = {0};
 
 	if (a->cgroup_dirs)
 		return;
@@ -140,7 +140,7 @@ static int before_cgroup_mount(void *data, struct cove_error *err)
 void cove_init_main(struct cove_init_args *a)
 {
 	const struct cove_spec *spec = a->spec;
-	struct cove_error err = { 0 };
+	struct cove_error err = {0};
 	struct cove_sync_msg msg;
 	_cleanup_free_ char *exe = NULL;
 	pid_t host_pid;
@@ -178,7 +178,8 @@ void cove_init_main(struct cove_init_args *a)
 	if (a->new_userns) {
 		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
 			cove_error_setx(&err, errno,
-					"cannot become root in the user namespace (is uid 0 mapped?)");
+					"cannot become root in the user "
+					"namespace (is uid 0 mapped?)");
 			fail(a, &err);
 		}
 	}
@@ -204,7 +205,8 @@ void cove_init_main(struct cove_init_args *a)
 
 	/* Phase 2: prestart/createRuntime hooks run by the runtime, now. */
 	if (a->want_runtime_hooks) {
-		if (cove_sync_send(a->sync_fd, COVE_SYNC_HOOKS, 0, NULL, -1) < 0)
+		if (cove_sync_send(a->sync_fd, COVE_SYNC_HOOKS, 0, NULL, -1) <
+		    0)
 			_exit(1);
 		expect(a, COVE_SYNC_HOOKS_DONE);
 	}
@@ -239,7 +241,8 @@ void cove_init_main(struct cove_init_args *a)
 	if (!a->no_new_keyring) {
 		char name[64];
 		snprintf(name, sizeof(name), "_ses.%.50s", a->id);
-		if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name) < 0 &&
+		if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name) <
+			0 &&
 		    errno != ENOSYS && errno != EDQUOT && errno != EPERM &&
 		    errno != EACCES) {
 			cove_error_setx(&err, errno,
@@ -290,7 +293,8 @@ void cove_init_main(struct cove_init_args *a)
 		fail(a, &err);
 	if (cove_process_chdir(&a->pctx, &err) < 0)
 		fail(a, &err);
-	if (!exe && cove_process_find_executable(&spec->process, &exe, &err) < 0)
+	if (!exe &&
+	    cove_process_find_executable(&spec->process, &exe, &err) < 0)
 		fail(a, &err);
 
 	/* Phase 8: in the cgroup, report ready, block until `start`. */

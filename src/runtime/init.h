@@ -15,8 +15,8 @@ struct cove_init_args {
 	const struct cove_spec *spec;
 	const char *id;
 	const char *bundle;
-	int sync_fd;  /* child end of the sync socketpair */
-	int fifo_fd;  /* exec.fifo, opened read-write */
+	int sync_fd; /* child end of the sync socketpair */
+	int fifo_fd; /* exec.fifo, opened read-write */
 	struct cove_process_ctx pctx;
 	struct cove_seccomp *seccomp; /* may be NULL */
 	struct cove_personality personality;
@@ -26,8 +26,8 @@ struct cove_init_args {
 	bool no_new_keyring;
 	int preserve_fds;
 	bool want_runtime_hooks; /* prestart/createRuntime exist */
-	bool cgroup_dirs;        /* COVE_SYNC_CGROUP_DIRS received */
-	bool cgroup_joined;      /* COVE_SYNC_CGROUP received */
+	bool cgroup_dirs;	 /* COVE_SYNC_CGROUP_DIRS received */
+	bool cgroup_joined;	 /* COVE_SYNC_CGROUP received */
 };
 
 /* Never returns: execs the user process or exits with an error sent. */

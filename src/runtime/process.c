@@ -44,8 +44,9 @@ int cove_process_ctx_init(struct cove_process_ctx *ctx,
 			return r;
 	}
 	if (p->exec_cpu_affinity)
-		return cove_error_set(err, EOPNOTSUPP,
-				      "invalid 'process.execCPUAffinity': not supported by cove");
+		return cove_error_set(
+		    err, EOPNOTSUPP,
+		    "invalid 'process.execCPUAffinity': not supported by cove");
 	return cove_process_check_lsm(p, err);
 }
 
@@ -62,14 +63,16 @@ int cove_process_check_lsm(const struct cove_process *p, struct cove_error *err)
 {
 	if (p->apparmor_profile && !apparmor_enabled())
 		return cove_error_set(
-			err, EOPNOTSUPP,
-			"invalid 'process.apparmorProfile': AppArmor is not enabled on this host (profile '%s')",
-			p->apparmor_profile);
+		    err, EOPNOTSUPP,
+		    "invalid 'process.apparmorProfile': AppArmor is not "
+		    "enabled on this host (profile '%s')",
+		    p->apparmor_profile);
 	if (p->selinux_label && access("/sys/fs/selinux/enforce", F_OK) < 0)
 		return cove_error_set(
-			err, EOPNOTSUPP,
-			"invalid 'process.selinuxLabel': SELinux is not enabled on this host (label '%s')",
-			p->selinux_label);
+		    err, EOPNOTSUPP,
+		    "invalid 'process.selinuxLabel': SELinux is not enabled on "
+		    "this host (label '%s')",
+		    p->selinux_label);
 	return 0;
 }
 
@@ -94,16 +97,16 @@ int cove_process_apply_privileged(struct cove_process_ctx *ctx,
 	}
 	if (p->apparmor_profile) {
 		_cleanup_free_ char *v =
-			cove_strdup_printf("exec %s", p->apparmor_profile);
+		    cove_strdup_printf("exec %s", p->apparmor_profile);
 		r = cove_write_file("/proc/self/attr/apparmor/exec", v,
 				    strlen(v));
 		if (r < 0)
 			r = cove_write_file("/proc/self/attr/exec", v,
 					    strlen(v));
 		if (r < 0)
-			return cove_error_setx(err, r,
-					       "cannot set AppArmor profile '%s'",
-					       p->apparmor_profile);
+			return cove_error_setx(
+			    err, r, "cannot set AppArmor profile '%s'",
+			    p->apparmor_profile);
 	}
 	if (p->selinux_label) {
 		r = cove_write_file("/proc/self/attr/exec", p->selinux_label,
@@ -135,8 +138,9 @@ int cove_process_switch_user(struct cove_process_ctx *ctx,
 					       "cannot set additional gids");
 	} else if (u->n_additional_gids) {
 		return cove_error_set(
-			err, EPERM,
-			"invalid 'process.user.additionalGids': setgroups is denied in this user namespace");
+		    err, EPERM,
+		    "invalid 'process.user.additionalGids': setgroups is "
+		    "denied in this user namespace");
 	}
 	if (setresgid(u->gid, u->gid, u->gid) < 0)
 		return cove_error_setx(err, errno, "cannot set gid to %u",
@@ -151,7 +155,8 @@ int cove_process_switch_user(struct cove_process_ctx *ctx,
 		return r;
 	if (ctx->p->no_new_privileges &&
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return cove_error_setx(err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+		return cove_error_setx(err, errno,
+				       "prctl(PR_SET_NO_NEW_PRIVS)");
 	umask(u->has_umask ? u->umask : 022);
 	return 0;
 }
@@ -197,14 +202,15 @@ int cove_process_find_executable(const struct cove_process *p, char **ret,
 	}
 	path = env_get(p->env, "PATH");
 	if (!path)
-		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/"
+		       "sbin:/bin";
 	copy = strdup(path);
 	if (!copy)
 		return -ENOMEM;
 	for (dir = strtok_r(copy, ":", &save); dir;
 	     dir = strtok_r(NULL, ":", &save)) {
 		_cleanup_free_ char *cand =
-			cove_strdup_printf("%s/%s", *dir ? dir : ".", prog);
+		    cove_strdup_printf("%s/%s", *dir ? dir : ".", prog);
 		if (cand && is_executable(cand)) {
 			*ret = TAKE_PTR(cand);
 			return 0;
@@ -218,7 +224,7 @@ int cove_process_find_executable(const struct cove_process *p, char **ret,
 int cove_process_exec(const struct cove_process *p, const char *path,
 		      int preserve_fds, struct cove_error *err)
 {
-	char *const empty[] = { NULL };
+	char *const empty[] = {NULL};
 	unsigned first = 3u + (unsigned)(preserve_fds > 0 ? preserve_fds : 0);
 
 	/*

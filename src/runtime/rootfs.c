@@ -22,8 +22,8 @@
 static int openat2_in_root(int rootfd, const char *path, int flags)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	    .flags = (uint64_t)(flags | O_CLOEXEC),
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	long fd;
 
@@ -73,10 +73,12 @@ int cove_open_in_root(int rootfd, const char *path, bool create, bool dir)
 			return fd;
 		slash = strrchr(buf, '/');
 		if (slash == buf) {
-			parent = openat2_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
+			parent =
+			    openat2_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
 		} else {
 			*slash = '\0';
-			parent = openat2_in_root(rootfd, buf, O_PATH | O_DIRECTORY);
+			parent =
+			    openat2_in_root(rootfd, buf, O_PATH | O_DIRECTORY);
 			*slash = '/';
 		}
 		if (parent < 0)
@@ -85,8 +87,8 @@ int cove_open_in_root(int rootfd, const char *path, bool create, bool dir)
 			r = mkdirat(parent, slash + 1, 0755);
 		} else {
 			int f = openat(parent, slash + 1,
-				       O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW |
-					       O_CLOEXEC,
+				       O_CREAT | O_EXCL | O_WRONLY |
+					   O_NOFOLLOW | O_CLOEXEC,
 				       0644);
 			r = f;
 			if (f >= 0)
@@ -143,9 +145,9 @@ static unsigned long locked_flags(const char *path)
 
 struct mountinfo_cg {
 	char *mountpoint; /* /sys/fs/cgroup/memory */
-	char *root;       /* root of the mount within the hierarchy */
-	char *fstype;     /* cgroup / cgroup2 */
-	char *options;    /* super options: "rw,memory" */
+	char *root;	  /* root of the mount within the hierarchy */
+	char *fstype;	  /* cgroup / cgroup2 */
+	char *options;	  /* super options: "rw,memory" */
 };
 
 static char *unescape_mountinfo(const char *s)
@@ -156,8 +158,8 @@ static char *unescape_mountinfo(const char *s)
 	while (*s) {
 		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] &&
 		    s[3]) {
-			*o++ = (char)(((s[1] - '0') << 6) | ((s[2] - '0') << 3) |
-				      (s[3] - '0'));
+			*o++ = (char)(((s[1] - '0') << 6) |
+				      ((s[2] - '0') << 3) | (s[3] - '0'));
 			s += 4;
 		} else
 			*o++ = *s++;
@@ -176,7 +178,7 @@ static int read_cgroup_mounts(struct mountinfo_cg **ret, size_t *ret_n)
 	if (!f)
 		return -errno;
 	while (getline(&line, &cap, f) > 0) {
-		char *fields[16] = { 0 }, *save = NULL, *tok, *dash;
+		char *fields[16] = {0}, *save = NULL, *tok, *dash;
 		int nf = 0;
 		struct mountinfo_cg *nv;
 
@@ -197,7 +199,8 @@ static int read_cgroup_mounts(struct mountinfo_cg **ret, size_t *ret_n)
 			(void)src;
 			if (!fstype || !opts)
 				continue;
-			if (strcmp(fstype, "cgroup") && strcmp(fstype, "cgroup2"))
+			if (strcmp(fstype, "cgroup") &&
+			    strcmp(fstype, "cgroup2"))
 				continue;
 			nv = realloc(v, (n + 1) * sizeof(*v));
 			if (!nv)
@@ -316,7 +319,8 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 	unsigned long flags = m->flags & ~MS_RDONLY;
 	int r = 0;
 
-	if (o->cgroup_mode == COVE_CGROUP_V2 || o->cgroup_mode == COVE_CGROUP_NONE) {
+	if (o->cgroup_mode == COVE_CGROUP_V2 ||
+	    o->cgroup_mode == COVE_CGROUP_NONE) {
 		target = cove_open_in_root(rootfd, m->destination, true, true);
 		if (target < 0)
 			return cove_error_setx(err, target,
@@ -325,34 +329,34 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 		fd_path(tp, sizeof(tp), target);
 		if (o->cgroupns || !o->cgroup_path) {
 			if (mount("cgroup2", tp, "cgroup2", m->flags, NULL) < 0)
-				return cove_error_setx(err, errno,
-						       "cannot mount cgroup2 on %s",
-						       m->destination);
+				return cove_error_setx(
+				    err, errno, "cannot mount cgroup2 on %s",
+				    m->destination);
 		} else {
 			_cleanup_free_ char *pc = NULL;
 			_cleanup_free_ char *own = NULL;
 			cove_read_file("/proc/self/cgroup", 1 << 20, &pc, NULL);
 			if (!o->cgroup_path_known)
 				own = own_cgroup(pc, "cgroup2", "", "/");
-			_cleanup_free_ char *src = cove_strdup_printf(
-				"%s%s", COVE_CGROUP_DEFAULT_ROOT,
-				own ? own : o->cgroup_path);
+			_cleanup_free_ char *src =
+			    cove_strdup_printf("%s%s", COVE_CGROUP_DEFAULT_ROOT,
+					       own ? own : o->cgroup_path);
 			if (mount(src, tp, NULL, MS_BIND | MS_REC, NULL) < 0)
 				return cove_error_setx(err, errno,
-						       "cannot bind %s on %s", src,
-						       m->destination);
+						       "cannot bind %s on %s",
+						       src, m->destination);
 			if (m->flags) {
 				_cleanup_close_ int t2 = cove_open_in_root(
-					rootfd, m->destination, false, true);
+				    rootfd, m->destination, false, true);
 				fd_path(tp, sizeof(tp), t2);
 				if (t2 >= 0 &&
 				    mount(NULL, tp, NULL,
 					  MS_BIND | MS_REMOUNT | m->flags |
-						  locked_flags(tp),
+					      locked_flags(tp),
 					  NULL) < 0)
 					return cove_error_setx(
-						err, errno, "cannot remount %s",
-						m->destination);
+					    err, errno, "cannot remount %s",
+					    m->destination);
 			}
 		}
 		return 0;
@@ -360,7 +364,8 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 
 	target = cove_open_in_root(rootfd, m->destination, true, true);
 	if (target < 0)
-		return cove_error_setx(err, target, "cannot create mount point %s",
+		return cove_error_setx(err, target,
+				       "cannot create mount point %s",
 				       m->destination);
 	fd_path(tp, sizeof(tp), target);
 	if (mount("tmpfs", tp, "tmpfs", flags, "mode=755") < 0)
@@ -368,10 +373,12 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 				       m->destination);
 	r = read_cgroup_mounts(&cgs, &n);
 	if (r < 0)
-		return cove_error_setx(err, r, "cannot read /proc/self/mountinfo");
+		return cove_error_setx(err, r,
+				       "cannot read /proc/self/mountinfo");
 	/* Read once: where this process is in every hierarchy. */
 	if (!o->cgroup_path_known)
-		cove_read_file("/proc/self/cgroup", 1 << 20, &proc_cgroup, NULL);
+		cove_read_file("/proc/self/cgroup", 1 << 20, &proc_cgroup,
+			       NULL);
 	for (size_t i = 0; i < n; i++) {
 		const char *base = strrchr(cgs[i].mountpoint, '/');
 		_cleanup_free_ char *dest = NULL, *src = NULL, *ctrls = NULL;
@@ -397,23 +404,23 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 		if (o->cgroupns) {
 			bool v2 = !strcmp(cgs[i].fstype, "cgroup2");
 			ctrls = v2 ? NULL : v1_controllers(cgs[i].options);
-			if (mount("cgroup", sp, cgs[i].fstype, flags,
-				  ctrls) < 0) {
-				r = cove_error_setx(err, errno,
-						    "cannot mount cgroup %s on %s",
-						    base, dest);
+			if (mount("cgroup", sp, cgs[i].fstype, flags, ctrls) <
+			    0) {
+				r = cove_error_setx(
+				    err, errno, "cannot mount cgroup %s on %s",
+				    base, dest);
 				break;
 			}
 		} else {
 			_cleanup_free_ char *own =
-				o->cgroup_path_known
-					? strdup(o->cgroup_path)
-					: own_cgroup(proc_cgroup, cgs[i].fstype,
-						     cgs[i].options, cgs[i].root);
+			    o->cgroup_path_known
+				? strdup(o->cgroup_path)
+				: own_cgroup(proc_cgroup, cgs[i].fstype,
+					     cgs[i].options, cgs[i].root);
 			src = cove_strdup_printf("%s%s", cgs[i].mountpoint,
 						 own ? own : "");
-			if (!src || mount(src, sp, NULL, MS_BIND | MS_REC,
-					  NULL) < 0) {
+			if (!src ||
+			    mount(src, sp, NULL, MS_BIND | MS_REC, NULL) < 0) {
 				r = cove_error_setx(err, src ? errno : ENOMEM,
 						    "cannot bind %s on %s",
 						    src ? src : "", dest);
@@ -422,13 +429,12 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 		}
 		if (m->flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) {
 			_cleanup_close_ int t2 =
-				cove_open_in_root(rootfd, dest, false, true);
+			    cove_open_in_root(rootfd, dest, false, true);
 			fd_path(sp, sizeof(sp), t2);
-			if (t2 >= 0 &&
-			    mount(NULL, sp, NULL,
-				  MS_BIND | MS_REMOUNT | m->flags |
-					  locked_flags(sp),
-				  NULL) < 0) {
+			if (t2 >= 0 && mount(NULL, sp, NULL,
+					     MS_BIND | MS_REMOUNT | m->flags |
+						 locked_flags(sp),
+					     NULL) < 0) {
 				r = cove_error_setx(err, errno,
 						    "cannot remount %s", dest);
 				break;
@@ -441,10 +447,11 @@ static int mount_cgroup(int rootfd, const struct cove_mount *m,
 	/* cpu,cpuacct style names: the usual symlinks for combined mounts. */
 	if (m->flags & MS_RDONLY) {
 		_cleanup_close_ int t2 =
-			cove_open_in_root(rootfd, m->destination, false, true);
+		    cove_open_in_root(rootfd, m->destination, false, true);
 		fd_path(tp, sizeof(tp), t2);
-		if (t2 >= 0 && mount(NULL, tp, NULL,
-				     MS_REMOUNT | MS_RDONLY | flags, "mode=755") < 0)
+		if (t2 >= 0 &&
+		    mount(NULL, tp, NULL, MS_REMOUNT | MS_RDONLY | flags,
+			  "mode=755") < 0)
 			return cove_error_setx(err, errno, "cannot remount %s",
 					       m->destination);
 	}
@@ -480,14 +487,15 @@ static int do_mount(int rootfd, const struct cove_mount *m, size_t idx,
 		return mount_cgroup(rootfd, m, o, err);
 	}
 
-	target = cove_open_in_root(rootfd, m->destination, true,
-				   source_is_dir(m));
+	target =
+	    cove_open_in_root(rootfd, m->destination, true, source_is_dir(m));
 	if (target < 0) {
 		if (target == -ELOOP)
 			return cove_error_set(
-				err, ELOOP,
-				"mount destination %s: a dangling symlink or a loop in the rootfs is refused",
-				m->destination);
+			    err, ELOOP,
+			    "mount destination %s: a dangling symlink or a "
+			    "loop in the rootfs is refused",
+			    m->destination);
 		return cove_error_setx(err, target,
 				       "cannot create mount point %s",
 				       m->destination);
@@ -497,14 +505,15 @@ static int do_mount(int rootfd, const struct cove_mount *m, size_t idx,
 	if (m->bind) {
 		unsigned long bf = MS_BIND | (m->recursive_bind ? MS_REC : 0);
 		if (m->idmap && o->idmap_fds && o->idmap_fds[idx] >= 0) {
-			/* The target by fd: move_mount does not follow magic links. */
+			/* The target by fd: move_mount does not follow magic
+			 * links. */
 			if (move_mount(o->idmap_fds[idx], "", target, "",
 				       MOVE_MOUNT_F_EMPTY_PATH |
-					       MOVE_MOUNT_T_EMPTY_PATH) < 0)
+					   MOVE_MOUNT_T_EMPTY_PATH) < 0)
 				return cove_error_setx(
-					err, errno,
-					"cannot attach idmapped mount of %s on %s",
-					m->source, m->destination);
+				    err, errno,
+				    "cannot attach idmapped mount of %s on %s",
+				    m->source, m->destination);
 		} else if (mount(m->source, tp, NULL, bf, NULL) < 0)
 			return cove_error_setx(err, errno,
 					       "cannot bind mount %s on %s",
@@ -516,19 +525,21 @@ static int do_mount(int rootfd, const struct cove_mount *m, size_t idx,
 		 */
 		if (flags & ~(MS_REC)) {
 			_cleanup_close_ int top = cove_open_in_root(
-				rootfd, m->destination, false, false);
+			    rootfd, m->destination, false, false);
 			unsigned long keep = 0;
 			if (top < 0)
-				return cove_error_setx(err, top, "cannot open %s",
-						       m->destination);
+				return cove_error_setx(
+				    err, top, "cannot open %s", m->destination);
 			fd_path(tp, sizeof(tp), top);
 			if (o->userns)
 				keep = locked_flags(tp) & ~m->clear_flags;
 			if (mount(NULL, tp, NULL,
-				  MS_BIND | MS_REMOUNT | flags | keep, NULL) < 0)
-				return cove_error_setx(err, errno,
-						       "cannot remount %s with its options",
-						       m->destination);
+				  MS_BIND | MS_REMOUNT | flags | keep,
+				  NULL) < 0)
+				return cove_error_setx(
+				    err, errno,
+				    "cannot remount %s with its options",
+				    m->destination);
 		}
 	} else {
 		const char *type = m->type;
@@ -545,50 +556,51 @@ static int do_mount(int rootfd, const struct cove_mount *m, size_t idx,
 				if (mount("/sys", tp, NULL, MS_BIND | MS_REC,
 					  NULL) < 0)
 					return cove_error_setx(
-						err, errno,
-						"cannot bind /sys on %s",
-						m->destination);
+					    err, errno,
+					    "cannot bind /sys on %s",
+					    m->destination);
 				return 0;
 			}
-			/* mqueue likewise, when the ipc namespace is the host's. */
-			if (e == EPERM && o->userns && !strcmp(type, "mqueue")) {
+			/* mqueue likewise, when the ipc namespace is the
+			 * host's. */
+			if (e == EPERM && o->userns &&
+			    !strcmp(type, "mqueue")) {
 				if (mount("/dev/mqueue", tp, NULL,
 					  MS_BIND | MS_REC, NULL) < 0)
 					return cove_error_setx(
-						err, errno,
-						"cannot bind /dev/mqueue on %s",
-						m->destination);
+					    err, errno,
+					    "cannot bind /dev/mqueue on %s",
+					    m->destination);
 				return 0;
 			}
-			return cove_error_setx(err, e,
-					       "cannot mount %s (type %s) on %s",
-					       src, type, m->destination);
+			return cove_error_setx(
+			    err, e, "cannot mount %s (type %s) on %s", src,
+			    type, m->destination);
 		}
 	}
 	if (m->propagation) {
 		_cleanup_close_ int top =
-			cove_open_in_root(rootfd, m->destination, false, false);
+		    cove_open_in_root(rootfd, m->destination, false, false);
 		if (top >= 0) {
 			fd_path(tp, sizeof(tp), top);
 			if (mount(NULL, tp, NULL, m->propagation, NULL) < 0)
 				return cove_error_setx(
-					err, errno,
-					"cannot set propagation of %s",
-					m->destination);
+				    err, errno, "cannot set propagation of %s",
+				    m->destination);
 		}
 	}
 	return 0;
 }
 
-/* ---- devices --------------------------------------------------------------- */
+/* ---- devices ---------------------------------------------------------------
+ */
 
 static const struct {
 	const char *path;
 	unsigned major, minor;
 } default_devices[] = {
-	{ "/dev/null", 1, 3 },    { "/dev/zero", 1, 5 },
-	{ "/dev/full", 1, 7 },    { "/dev/random", 1, 8 },
-	{ "/dev/urandom", 1, 9 }, { "/dev/tty", 5, 0 },
+    {"/dev/null", 1, 3},   {"/dev/zero", 1, 5},	   {"/dev/full", 1, 7},
+    {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
 };
 
 static int split_parent(int rootfd, const char *path, int *ret_parent,
@@ -636,7 +648,8 @@ static int create_device(int rootfd, const char *path, char type,
 
 	r = split_parent(rootfd, path, &parent, &name);
 	if (r < 0)
-		return cove_error_setx(err, r, "cannot create parent of %s", path);
+		return cove_error_setx(err, r, "cannot create parent of %s",
+				       path);
 	switch (type) {
 	case 'b':
 		fmt = S_IFBLK;
@@ -657,10 +670,9 @@ static int create_device(int rootfd, const char *path, char type,
 		 * node onto an empty file, as runc does.
 		 */
 		_cleanup_free_ char *host = NULL;
-		int f = openat(parent, name,
-			       O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW |
-				       O_CLOEXEC,
-			       0600);
+		int f = openat(
+		    parent, name,
+		    O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
 		_cleanup_close_ int t = -1;
 		char tp[64];
 		if (f < 0)
@@ -683,9 +695,11 @@ static int create_device(int rootfd, const char *path, char type,
 				snprintf(hp, sizeof(hp), "%s", path);
 				if (stat(hp, &st) < 0)
 					return cove_error_set(
-						err, EPERM,
-						"cannot create device %s in a user namespace: no such device on the host to bind",
-						path);
+					    err, EPERM,
+					    "cannot create device %s in a user "
+					    "namespace: no such device on the "
+					    "host to bind",
+					    path);
 			}
 		}
 		if (mount(path, tp, NULL, MS_BIND, NULL) < 0)
@@ -693,8 +707,8 @@ static int create_device(int rootfd, const char *path, char type,
 					       "cannot bind device %s", path);
 		return 0;
 	}
-	if (mknodat(parent, name, fmt | (mode & 07777),
-		    makedev(major, minor)) < 0)
+	if (mknodat(parent, name, fmt | (mode & 07777), makedev(major, minor)) <
+	    0)
 		return cove_error_setx(err, errno, "cannot create device %s",
 				       path);
 	if (fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
@@ -730,7 +744,8 @@ static int make_symlink(int rootfd, const char *target, const char *path,
 	int r = split_parent(rootfd, path, &parent, &name);
 
 	if (r < 0)
-		return cove_error_setx(err, r, "cannot create parent of %s", path);
+		return cove_error_setx(err, r, "cannot create parent of %s",
+				       path);
 	if (symlinkat(target, parent, name) < 0 && errno != EEXIST)
 		return cove_error_setx(err, errno, "cannot create symlink %s",
 				       path);
@@ -744,10 +759,10 @@ static int setup_devices(int rootfd, const struct cove_spec *spec,
 	static const struct {
 		const char *target, *path;
 	} links[] = {
-		{ "/proc/self/fd", "/dev/fd" },
-		{ "/proc/self/fd/0", "/dev/stdin" },
-		{ "/proc/self/fd/1", "/dev/stdout" },
-		{ "/proc/self/fd/2", "/dev/stderr" },
+	    {"/proc/self/fd", "/dev/fd"},
+	    {"/proc/self/fd/0", "/dev/stdin"},
+	    {"/proc/self/fd/1", "/dev/stdout"},
+	    {"/proc/self/fd/2", "/dev/stderr"},
 	};
 	bool host_dev = dev_is_host_bind(spec);
 	int r;
@@ -775,7 +790,8 @@ static int setup_devices(int rootfd, const struct cove_spec *spec,
 				return r;
 		}
 		if (access("/proc/kcore", F_OK) == 0) {
-			r = make_symlink(rootfd, "/proc/kcore", "/dev/core", err);
+			r = make_symlink(rootfd, "/proc/kcore", "/dev/core",
+					 err);
 			if (r < 0)
 				return r;
 		}
@@ -785,11 +801,12 @@ static int setup_devices(int rootfd, const struct cove_spec *spec,
 			const char *name;
 			r = split_parent(rootfd, "/dev/ptmx", &parent, &name);
 			if (r < 0)
-				return cove_error_setx(err, r, "cannot open /dev");
+				return cove_error_setx(err, r,
+						       "cannot open /dev");
 			unlinkat(parent, name, 0);
 			if (symlinkat("pts/ptmx", parent, name) < 0)
-				return cove_error_setx(err, errno,
-						       "cannot create /dev/ptmx");
+				return cove_error_setx(
+				    err, errno, "cannot create /dev/ptmx");
 		}
 	}
 	for (size_t i = 0; i < spec->n_devices; i++) {
@@ -805,10 +822,12 @@ static int setup_devices(int rootfd, const struct cove_spec *spec,
 	return 0;
 }
 
-/* ---- the phases ------------------------------------------------------------ */
+/* ---- the phases ------------------------------------------------------------
+ */
 
 int cove_rootfs_prepare(const struct cove_spec *spec,
-			const struct cove_rootfs_opts *o, struct cove_error *err)
+			const struct cove_rootfs_opts *o,
+			struct cove_error *err)
 {
 	_cleanup_close_ int rootfd = -1;
 	unsigned long prop = MS_SLAVE | MS_REC;
@@ -828,8 +847,9 @@ int cove_rootfs_prepare(const struct cove_spec *spec,
 	if (spec->rootfs_propagation & MS_UNBINDABLE)
 		prop = MS_PRIVATE | MS_REC;
 	if (mount(NULL, "/", NULL, prop, NULL) < 0)
-		return cove_error_setx(err, errno,
-				       "cannot set propagation of the mount namespace");
+		return cove_error_setx(
+		    err, errno,
+		    "cannot set propagation of the mount namespace");
 
 	/*
 	 * Phase 2: make the rootfs a mount point of its own, which
@@ -838,8 +858,8 @@ int cove_rootfs_prepare(const struct cove_spec *spec,
 	 */
 	if (mount(spec->root_path, spec->root_path, NULL, MS_BIND | MS_REC,
 		  NULL) < 0)
-		return cove_error_setx(err, errno, "cannot bind mount rootfs %s",
-				       spec->root_path);
+		return cove_error_setx(
+		    err, errno, "cannot bind mount rootfs %s", spec->root_path);
 	rootfd = open(spec->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return cove_error_setx(err, errno, "cannot open rootfs %s",
@@ -861,11 +881,12 @@ int cove_rootfs_prepare(const struct cove_spec *spec,
 
 	/* Phase 5: the working directory exists, as runc guarantees. */
 	if (spec->has_process) {
-		int fd = cove_open_in_root(rootfd, spec->process.cwd, true, true);
+		int fd =
+		    cove_open_in_root(rootfd, spec->process.cwd, true, true);
 		if (fd < 0)
-			return cove_error_setx(err, fd,
-					       "cannot create the working directory '%s'",
-					       spec->process.cwd);
+			return cove_error_setx(
+			    err, fd, "cannot create the working directory '%s'",
+			    spec->process.cwd);
 		close(fd);
 	}
 	return 0;
@@ -883,8 +904,8 @@ int cove_rootfs_pivot(const struct cove_spec *spec,
 	if (o->no_pivot) {
 		/* For ramfs roots, where pivot_root is impossible. */
 		if (fchdir(newroot) < 0 ||
-		    mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
-		    chdir("/") < 0)
+		    mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
+		    chroot(".") < 0 || chdir("/") < 0)
 			return cove_error_setx(err, errno,
 					       "cannot move into rootfs %s",
 					       spec->root_path);
@@ -910,7 +931,8 @@ int cove_rootfs_pivot(const struct cove_spec *spec,
 		return cove_error_setx(err, errno,
 				       "cannot make the old root a slave");
 	if (umount2(".", MNT_DETACH) < 0)
-		return cove_error_setx(err, errno, "cannot detach the old root");
+		return cove_error_setx(err, errno,
+				       "cannot detach the old root");
 	if (chdir("/") < 0)
 		return cove_error_setx(err, errno, "cannot chdir to /");
 	return 0;
@@ -939,9 +961,8 @@ static int write_sysctls(const struct cove_spec *spec, struct cove_error *err)
 				*p = '/';
 		r = cove_write_file(path, v, strlen(v));
 		if (r < 0)
-			return cove_error_setx(err, r,
-					       "cannot set sysctl '%s' to '%s'",
-					       key, v);
+			return cove_error_setx(
+			    err, r, "cannot set sysctl '%s' to '%s'", key, v);
 	}
 	return 0;
 }
@@ -955,7 +976,8 @@ static int mask_path(const char *path, struct cove_error *err)
 	if (S_ISDIR(st.st_mode)) {
 		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k") < 0 &&
 		    errno != ENOENT)
-			return cove_error_setx(err, errno, "cannot mask %s", path);
+			return cove_error_setx(err, errno, "cannot mask %s",
+					       path);
 		return 0;
 	}
 	if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0 &&
@@ -973,7 +995,7 @@ static int readonly_path(const char *path, struct cove_error *err)
 	}
 	if (mount(NULL, path, NULL,
 		  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
-			  MS_NOEXEC | locked_flags(path),
+		      MS_NOEXEC | locked_flags(path),
 		  NULL) < 0)
 		return cove_error_setx(err, errno, "cannot make %s read-only",
 				       path);
@@ -1003,8 +1025,8 @@ int cove_rootfs_finalize(const struct cove_spec *spec,
 		unsigned long keep = o->userns ? locked_flags("/") : 0;
 		if (mount(NULL, "/", NULL,
 			  MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL) < 0)
-			return cove_error_setx(err, errno,
-					       "cannot make the rootfs read-only");
+			return cove_error_setx(
+			    err, errno, "cannot make the rootfs read-only");
 	}
 	if (spec->rootfs_propagation &&
 	    mount(NULL, "/", NULL, spec->rootfs_propagation, NULL) < 0)
@@ -1025,7 +1047,7 @@ int cove_rootfs_open_idmapped(const struct cove_spec *spec, int **ret,
 		const struct cove_id_mapping *u = m->uid_mappings,
 					     *g = m->gid_mappings;
 		size_t nu = m->n_uid_mappings, ng = m->n_gid_mappings;
-		struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP };
+		struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP};
 		_cleanup_close_ int userns = -1;
 		int tree;
 
@@ -1046,9 +1068,11 @@ int cove_rootfs_open_idmapped(const struct cove_spec *spec, int **ret,
 		}
 		if (!nu || !ng) {
 			r = cove_error_set(
-				err, EINVAL,
-				"invalid 'mounts[%zu]': an idmapped mount needs uidMappings and gidMappings (of the mount or of the container)",
-				i);
+			    err, EINVAL,
+			    "invalid 'mounts[%zu]': an idmapped mount needs "
+			    "uidMappings and gidMappings (of the mount or of "
+			    "the container)",
+			    i);
 			break;
 		}
 		r = cove_idmap_userns_fd(u, nu, g, ng, &userns, err);
@@ -1056,7 +1080,7 @@ int cove_rootfs_open_idmapped(const struct cove_spec *spec, int **ret,
 			break;
 		tree = open_tree(AT_FDCWD, m->source,
 				 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-					 (m->recursive_bind ? AT_RECURSIVE : 0));
+				     (m->recursive_bind ? AT_RECURSIVE : 0));
 		if (tree < 0) {
 			r = cove_error_setx(err, errno,
 					    "cannot clone mount source %s",
@@ -1067,12 +1091,13 @@ int cove_rootfs_open_idmapped(const struct cove_spec *spec, int **ret,
 		attr.userns_fd = (uint64_t)userns;
 		if (mount_setattr(tree, "",
 				  AT_EMPTY_PATH |
-					  (m->recursive_bind ? AT_RECURSIVE : 0),
+				      (m->recursive_bind ? AT_RECURSIVE : 0),
 				  &attr, sizeof(attr)) < 0) {
 			r = cove_error_setx(
-				err, errno,
-				"cannot idmap the mount of %s (does its file system support idmapped mounts?)",
-				m->source);
+			    err, errno,
+			    "cannot idmap the mount of %s (does its file "
+			    "system support idmapped mounts?)",
+			    m->source);
 			break;
 		}
 	}

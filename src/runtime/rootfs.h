@@ -17,11 +17,12 @@
 #include "util/error.h"
 
 struct cove_rootfs_opts {
-	bool userns;       /* in a new user namespace: bind devices, keep locked flags */
-	bool no_pivot;     /* --no-pivot: MS_MOVE + chroot instead of pivot_root */
-	const char *cgroup_path;           /* for mounts of type "cgroup" */
+	bool userns; /* in a new user namespace: bind devices, keep locked flags
+		      */
+	bool no_pivot; /* --no-pivot: MS_MOVE + chroot instead of pivot_root */
+	const char *cgroup_path; /* for mounts of type "cgroup" */
 	enum cove_cgroup_mode cgroup_mode;
-	bool cgroupns;     /* a new cgroup namespace */
+	bool cgroupns; /* a new cgroup namespace */
 	/*
 	 * cgroup_path is where the init will be (not a rootless best effort
 	 * that may end up elsewhere): cgroup mounts can bind it as soon as the
@@ -55,7 +56,8 @@ void cove_rootfs_close_idmapped(int *fds, size_t n);
 
 /* Before pivot_root: propagation, the rootfs bind, all mounts, devices. */
 int cove_rootfs_prepare(const struct cove_spec *spec,
-			const struct cove_rootfs_opts *o, struct cove_error *err);
+			const struct cove_rootfs_opts *o,
+			struct cove_error *err);
 
 /* pivot_root into spec->root_path and detach the old root. */
 int cove_rootfs_pivot(const struct cove_spec *spec,

@@ -42,7 +42,8 @@ int cove_seccomp_load(struct cove_seccomp *s, int *ret_notify_fd,
  * container state document.
  */
 int cove_seccomp_send_listener(const struct cove_seccomp *s, int notify_fd,
-			       pid_t pid, json_t *state, struct cove_error *err);
+			       pid_t pid, json_t *state,
+			       struct cove_error *err);
 
 void cove_seccomp_free(struct cove_seccomp *s);
 static inline void cove_seccomp_freep(struct cove_seccomp **s)

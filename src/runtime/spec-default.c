@@ -41,54 +41,56 @@ static json_t *idmap(unsigned host)
 json_t *cove_spec_default(bool rootless)
 {
 	static const char *const env[] = {
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"TERM=xterm", NULL
-	};
-	static const char *const dev_opts[] = { "nosuid", "strictatime",
-						"mode=755", "size=65536k",
-						NULL };
-	static const char *const pts_opts[] = { "nosuid", "noexec",
-						"newinstance", "ptmxmode=0666",
-						"mode=0620", "gid=5", NULL };
+	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	    "TERM=xterm", NULL};
+	static const char *const dev_opts[] = {"nosuid", "strictatime",
+					       "mode=755", "size=65536k", NULL};
+	static const char *const pts_opts[] = {
+	    "nosuid",	 "noexec", "newinstance", "ptmxmode=0666",
+	    "mode=0620", "gid=5",  NULL};
 	static const char *const pts_opts_rootless[] = {
-		"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
-		NULL
-	};
-	static const char *const shm_opts[] = { "nosuid", "noexec", "nodev",
-						"mode=1777", "size=65536k",
-						NULL };
-	static const char *const mq_opts[] = { "nosuid", "noexec", "nodev",
-					       NULL };
-	static const char *const sys_opts[] = { "nosuid", "noexec", "nodev",
-						"ro", NULL };
+	    "nosuid",	     "noexec",	  "newinstance",
+	    "ptmxmode=0666", "mode=0620", NULL};
+	static const char *const shm_opts[] = {
+	    "nosuid", "noexec", "nodev", "mode=1777", "size=65536k", NULL};
+	static const char *const mq_opts[] = {"nosuid", "noexec", "nodev",
+					      NULL};
+	static const char *const sys_opts[] = {"nosuid", "noexec", "nodev",
+					       "ro", NULL};
 	static const char *const sys_opts_rootless[] = {
-		"rbind", "nosuid", "noexec", "nodev", "ro", NULL
-	};
-	static const char *const cg_opts[] = { "nosuid", "noexec", "nodev",
-					       "relatime", "ro", NULL };
-	static const char *const masked[] = {
-		"/proc/acpi",	     "/proc/asound",	"/proc/kcore",
-		"/proc/keys",	     "/proc/latency_stats", "/proc/timer_list",
-		"/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-		"/proc/scsi",	     NULL
-	};
-	static const char *const readonly[] = { "/proc/bus", "/proc/fs",
-						"/proc/irq", "/proc/sys",
-						"/proc/sysrq-trigger", NULL };
-	json_t *root = json_object(), *proc = json_object(), *user = json_object();
+	    "rbind", "nosuid", "noexec", "nodev", "ro", NULL};
+	static const char *const cg_opts[] = {"nosuid",	  "noexec", "nodev",
+					      "relatime", "ro",	    NULL};
+	static const char *const masked[] = {"/proc/acpi",
+					     "/proc/asound",
+					     "/proc/kcore",
+					     "/proc/keys",
+					     "/proc/latency_stats",
+					     "/proc/timer_list",
+					     "/proc/timer_stats",
+					     "/proc/sched_debug",
+					     "/sys/firmware",
+					     "/proc/scsi",
+					     NULL};
+	static const char *const readonly[] = {
+	    "/proc/bus",	   "/proc/fs", "/proc/irq", "/proc/sys",
+	    "/proc/sysrq-trigger", NULL};
+	json_t *root = json_object(), *proc = json_object(),
+	       *user = json_object();
 	json_t *caps = json_object(), *rl = json_array(), *r1 = json_object();
 	json_t *rootobj = json_object(), *mounts = json_array();
 	json_t *lx = json_object(), *ns = json_array();
-	const char *nss[] = { "pid", "network", "ipc", "uts", "mount", NULL };
-	const char *nss_rootless[] = { "pid", "ipc", "uts", "mount", "user",
-				       NULL };
+	const char *nss[] = {"pid", "network", "ipc", "uts", "mount", NULL};
+	const char *nss_rootless[] = {"pid",   "ipc",  "uts",
+				      "mount", "user", NULL};
 
 	json_object_set_new(root, "ociVersion", json_string("1.2.0"));
 	json_object_set_new(proc, "terminal", json_true());
 	json_object_set_new(user, "uid", json_integer(0));
 	json_object_set_new(user, "gid", json_integer(0));
 	json_object_set_new(proc, "user", user);
-	json_object_set_new(proc, "args", strs((const char *const[]){ "sh", NULL }));
+	json_object_set_new(proc, "args",
+			    strs((const char *const[]){"sh", NULL}));
 	json_object_set_new(proc, "env", strs(env));
 	json_object_set_new(proc, "cwd", json_string("/"));
 	json_object_set_new(caps, "bounding", cove_caps_default_json());
@@ -109,21 +111,23 @@ json_t *cove_spec_default(bool rootless)
 	json_object_set_new(root, "hostname", json_string("cove"));
 
 	json_array_append_new(mounts, mount("/proc", "proc", "proc", NULL));
-	json_array_append_new(mounts, mount("/dev", "tmpfs", "tmpfs", dev_opts));
+	json_array_append_new(mounts,
+			      mount("/dev", "tmpfs", "tmpfs", dev_opts));
 	json_array_append_new(mounts,
 			      mount("/dev/pts", "devpts", "devpts",
 				    rootless ? pts_opts_rootless : pts_opts));
-	json_array_append_new(mounts, mount("/dev/shm", "tmpfs", "shm", shm_opts));
 	json_array_append_new(mounts,
-			      mount("/dev/mqueue", "mqueue", "mqueue", mq_opts));
+			      mount("/dev/shm", "tmpfs", "shm", shm_opts));
+	json_array_append_new(
+	    mounts, mount("/dev/mqueue", "mqueue", "mqueue", mq_opts));
 	if (rootless)
-		json_array_append_new(mounts, mount("/sys", "none", "/sys",
-						    sys_opts_rootless));
+		json_array_append_new(
+		    mounts, mount("/sys", "none", "/sys", sys_opts_rootless));
 	else
-		json_array_append_new(mounts,
-				      mount("/sys", "sysfs", "sysfs", sys_opts));
-	json_array_append_new(mounts, mount("/sys/fs/cgroup", "cgroup",
-					    "cgroup", cg_opts));
+		json_array_append_new(
+		    mounts, mount("/sys", "sysfs", "sysfs", sys_opts));
+	json_array_append_new(
+	    mounts, mount("/sys/fs/cgroup", "cgroup", "cgroup", cg_opts));
 	json_object_set_new(root, "mounts", mounts);
 
 	for (const char **n = rootless ? nss_rootless : nss; *n; n++) {
@@ -132,8 +136,10 @@ json_t *cove_spec_default(bool rootless)
 		json_array_append_new(ns, o);
 	}
 	if (rootless) {
-		json_object_set_new(lx, "uidMappings", idmap((unsigned)geteuid()));
-		json_object_set_new(lx, "gidMappings", idmap((unsigned)getegid()));
+		json_object_set_new(lx, "uidMappings",
+				    idmap((unsigned)geteuid()));
+		json_object_set_new(lx, "gidMappings",
+				    idmap((unsigned)getegid()));
 	} else {
 		json_t *res = json_object(), *devs = json_array(),
 		       *d = json_object();

@@ -32,14 +32,14 @@ static const struct {
 	const char *proc; /* name under /proc/PID/ns */
 	int flag;
 } ns_table[COVE_NS_MAX] = {
-	[COVE_NS_PID] = { "pid", "pid", CLONE_NEWPID },
-	[COVE_NS_NET] = { "network", "net", CLONE_NEWNET },
-	[COVE_NS_MNT] = { "mount", "mnt", CLONE_NEWNS },
-	[COVE_NS_IPC] = { "ipc", "ipc", CLONE_NEWIPC },
-	[COVE_NS_UTS] = { "uts", "uts", CLONE_NEWUTS },
-	[COVE_NS_USER] = { "user", "user", CLONE_NEWUSER },
-	[COVE_NS_CGROUP] = { "cgroup", "cgroup", CLONE_NEWCGROUP },
-	[COVE_NS_TIME] = { "time", "time", CLONE_NEWTIME },
+    [COVE_NS_PID] = {"pid", "pid", CLONE_NEWPID},
+    [COVE_NS_NET] = {"network", "net", CLONE_NEWNET},
+    [COVE_NS_MNT] = {"mount", "mnt", CLONE_NEWNS},
+    [COVE_NS_IPC] = {"ipc", "ipc", CLONE_NEWIPC},
+    [COVE_NS_UTS] = {"uts", "uts", CLONE_NEWUTS},
+    [COVE_NS_USER] = {"user", "user", CLONE_NEWUSER},
+    [COVE_NS_CGROUP] = {"cgroup", "cgroup", CLONE_NEWCGROUP},
+    [COVE_NS_TIME] = {"time", "time", CLONE_NEWTIME},
 };
 
 const char *cove_ns_name(enum cove_ns_type t)
@@ -61,22 +61,22 @@ static const struct {
 	const char *name;
 	int resource;
 } rlimit_table[] = {
-	{ "RLIMIT_AS", RLIMIT_AS },
-	{ "RLIMIT_CORE", RLIMIT_CORE },
-	{ "RLIMIT_CPU", RLIMIT_CPU },
-	{ "RLIMIT_DATA", RLIMIT_DATA },
-	{ "RLIMIT_FSIZE", RLIMIT_FSIZE },
-	{ "RLIMIT_LOCKS", RLIMIT_LOCKS },
-	{ "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
-	{ "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
-	{ "RLIMIT_NICE", RLIMIT_NICE },
-	{ "RLIMIT_NOFILE", RLIMIT_NOFILE },
-	{ "RLIMIT_NPROC", RLIMIT_NPROC },
-	{ "RLIMIT_RSS", RLIMIT_RSS },
-	{ "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
-	{ "RLIMIT_RTTIME", RLIMIT_RTTIME },
-	{ "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
-	{ "RLIMIT_STACK", RLIMIT_STACK },
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
 };
 
 int cove_rlimit_from_name(const char *name)
@@ -94,48 +94,44 @@ static const struct {
 	bool clear; /* the option clears the flag instead of setting it */
 	unsigned long flag;
 } mount_flag_table[] = {
-	{ "ro", false, MS_RDONLY },
-	{ "rw", true, MS_RDONLY },
-	{ "nosuid", false, MS_NOSUID },
-	{ "suid", true, MS_NOSUID },
-	{ "nodev", false, MS_NODEV },
-	{ "dev", true, MS_NODEV },
-	{ "noexec", false, MS_NOEXEC },
-	{ "exec", true, MS_NOEXEC },
-	{ "sync", false, MS_SYNCHRONOUS },
-	{ "async", true, MS_SYNCHRONOUS },
-	{ "dirsync", false, MS_DIRSYNC },
-	{ "remount", false, MS_REMOUNT },
-	{ "mand", false, MS_MANDLOCK },
-	{ "nomand", true, MS_MANDLOCK },
-	{ "atime", true, MS_NOATIME },
-	{ "noatime", false, MS_NOATIME },
-	{ "diratime", true, MS_NODIRATIME },
-	{ "nodiratime", false, MS_NODIRATIME },
-	{ "relatime", false, MS_RELATIME },
-	{ "norelatime", true, MS_RELATIME },
-	{ "strictatime", false, MS_STRICTATIME },
-	{ "nostrictatime", true, MS_STRICTATIME },
-	{ "silent", false, MS_SILENT },
-	{ "loud", true, MS_SILENT },
-	{ "lazytime", false, MS_LAZYTIME },
-	{ "nolazytime", true, MS_LAZYTIME },
-	{ "iversion", false, MS_I_VERSION },
-	{ "noiversion", true, MS_I_VERSION },
+    {"ro", false, MS_RDONLY},
+    {"rw", true, MS_RDONLY},
+    {"nosuid", false, MS_NOSUID},
+    {"suid", true, MS_NOSUID},
+    {"nodev", false, MS_NODEV},
+    {"dev", true, MS_NODEV},
+    {"noexec", false, MS_NOEXEC},
+    {"exec", true, MS_NOEXEC},
+    {"sync", false, MS_SYNCHRONOUS},
+    {"async", true, MS_SYNCHRONOUS},
+    {"dirsync", false, MS_DIRSYNC},
+    {"remount", false, MS_REMOUNT},
+    {"mand", false, MS_MANDLOCK},
+    {"nomand", true, MS_MANDLOCK},
+    {"atime", true, MS_NOATIME},
+    {"noatime", false, MS_NOATIME},
+    {"diratime", true, MS_NODIRATIME},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"relatime", false, MS_RELATIME},
+    {"norelatime", true, MS_RELATIME},
+    {"strictatime", false, MS_STRICTATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
+    {"silent", false, MS_SILENT},
+    {"loud", true, MS_SILENT},
+    {"lazytime", false, MS_LAZYTIME},
+    {"nolazytime", true, MS_LAZYTIME},
+    {"iversion", false, MS_I_VERSION},
+    {"noiversion", true, MS_I_VERSION},
 };
 
 static const struct {
 	const char *name;
 	unsigned long flag;
 } propagation_table[] = {
-	{ "private", MS_PRIVATE },
-	{ "rprivate", MS_PRIVATE | MS_REC },
-	{ "shared", MS_SHARED },
-	{ "rshared", MS_SHARED | MS_REC },
-	{ "slave", MS_SLAVE },
-	{ "rslave", MS_SLAVE | MS_REC },
-	{ "unbindable", MS_UNBINDABLE },
-	{ "runbindable", MS_UNBINDABLE | MS_REC },
+    {"private", MS_PRIVATE},	   {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},	   {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},	   {"rslave", MS_SLAVE | MS_REC},
+    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
 };
 
 static int append_data(char **data, const char *opt)
@@ -220,10 +216,10 @@ int cove_mount_parse_options(struct cove_mount *m, struct cove_error *err)
 		    !strcmp(opt, "notmpcopyup") || !strcmp(opt, "nocopy"))
 			continue; /* engine-level hints, harmless here */
 		if (strchr(opt, ',') != NULL)
-			return cove_error_set(
-				err, EINVAL,
-				"invalid mount option '%s' for '%s': contains a comma",
-				opt, m->destination);
+			return cove_error_set(err, EINVAL,
+					      "invalid mount option '%s' for "
+					      "'%s': contains a comma",
+					      opt, m->destination);
 		/* Anything else is filesystem data ("size=64m", "mode=755"). */
 		if (append_data(&m->data, opt) < 0)
 			return -ENOMEM;
@@ -245,9 +241,8 @@ static int parse_id_mappings(json_t *arr, const char *path,
 	if (!arr)
 		return 0;
 	if (json_array_size(arr) > 340) /* kernel limit on uid_map lines */
-		return cove_error_set(err, EINVAL,
-				      "invalid '%s': more than 340 entries",
-				      path);
+		return cove_error_set(
+		    err, EINVAL, "invalid '%s': more than 340 entries", path);
 	maps = calloc(json_array_size(arr) + 1, sizeof(*maps));
 	if (!maps)
 		return -ENOMEM;
@@ -258,9 +253,9 @@ static int parse_id_mappings(json_t *arr, const char *path,
 
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
 		if (!json_is_object(e))
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s': expected an object",
-					      sub);
+			return cove_error_set(
+			    err, EINVAL, "invalid '%s': expected an object",
+			    sub);
 		r = cove_json_uint32(e, sub, "containerID",
 				     &maps[i].container_id, &p1, err);
 		if (r >= 0)
@@ -272,14 +267,13 @@ static int parse_id_mappings(json_t *arr, const char *path,
 		if (r < 0)
 			return r;
 		if (!p1 || !p2 || !p3)
-			return cove_error_set(
-				err, EINVAL,
-				"invalid '%s': containerID, hostID and size are required",
-				sub);
-		if (maps[i].size == 0)
 			return cove_error_set(err, EINVAL,
-					      "invalid '%s.size': must be > 0",
+					      "invalid '%s': containerID, "
+					      "hostID and size are required",
 					      sub);
+		if (maps[i].size == 0)
+			return cove_error_set(
+			    err, EINVAL, "invalid '%s.size': must be > 0", sub);
 	}
 	*ret_n = json_array_size(arr);
 	*ret = TAKE_PTR(maps);
@@ -293,17 +287,17 @@ static int check_destination(const char *dest, const char *path,
 	const char *p = dest;
 
 	if (!dest || dest[0] != '/')
-		return cove_error_set(err, EINVAL,
-				      "invalid '%s.destination': must be an absolute path",
-				      path);
+		return cove_error_set(
+		    err, EINVAL,
+		    "invalid '%s.destination': must be an absolute path", path);
 	while ((p = strstr(p, ".."))) {
 		bool start = p == dest || p[-1] == '/';
 		bool end = p[2] == '\0' || p[2] == '/';
 		if (start && end)
 			return cove_error_set(
-				err, EINVAL,
-				"invalid '%s.destination': '%s' contains '..'",
-				path, dest);
+			    err, EINVAL,
+			    "invalid '%s.destination': '%s' contains '..'",
+			    path, dest);
 		p += 2;
 	}
 	return 0;
@@ -331,9 +325,9 @@ static int parse_mounts(json_t *arr, struct cove_spec *spec,
 		spec->n_mounts = i + 1;
 		snprintf(path, sizeof(path), "mounts[%zu]", i);
 		if (!json_is_object(e))
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s': expected an object",
-					      path);
+			return cove_error_set(
+			    err, EINVAL, "invalid '%s': expected an object",
+			    path);
 		r = cove_json_string(e, path, "destination", &s, err);
 		if (r < 0)
 			return r;
@@ -377,19 +371,20 @@ static int parse_mounts(json_t *arr, struct cove_spec *spec,
 		if ((m->n_uid_mappings || m->n_gid_mappings) && !m->idmap)
 			m->idmap = true;
 		if (m->idmap && !m->bind)
-			return cove_error_set(
-				err, EINVAL,
-				"invalid '%s': idmap is only supported for bind mounts",
-				path);
-		if (!m->destination || (m->source == NULL && m->bind))
 			return cove_error_set(err, EINVAL,
-					      "invalid '%s': a bind mount needs a source",
+					      "invalid '%s': idmap is only "
+					      "supported for bind mounts",
 					      path);
+		if (!m->destination || (m->source == NULL && m->bind))
+			return cove_error_set(
+			    err, EINVAL,
+			    "invalid '%s': a bind mount needs a source", path);
 		if (!m->type && !m->bind)
 			return cove_error_set(
-				err, EINVAL,
-				"invalid '%s': 'type' is required unless the mount is a bind mount",
-				path);
+			    err, EINVAL,
+			    "invalid '%s': 'type' is required unless the mount "
+			    "is a bind mount",
+			    path);
 	}
 	return 0;
 }
@@ -421,9 +416,9 @@ static int parse_user(json_t *obj, const char *path, struct cove_user *u,
 		return r;
 	if (u->has_umask) {
 		if (v > 0777)
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s.umask': must be <= 0777",
-					      path);
+			return cove_error_set(
+			    err, EINVAL, "invalid '%s.umask': must be <= 0777",
+			    path);
 		u->umask = v;
 	}
 	r = cove_json_array(obj, path, "additionalGids", &gids, err);
@@ -431,11 +426,12 @@ static int parse_user(json_t *obj, const char *path, struct cove_user *u,
 		return r;
 	if (gids) {
 		if (json_array_size(gids) > 65536)
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s.additionalGids': too many entries",
-					      path);
+			return cove_error_set(
+			    err, EINVAL,
+			    "invalid '%s.additionalGids': too many entries",
+			    path);
 		u->additional_gids =
-			calloc(json_array_size(gids) + 1, sizeof(gid_t));
+		    calloc(json_array_size(gids) + 1, sizeof(gid_t));
 		if (!u->additional_gids)
 			return -ENOMEM;
 		json_array_foreach(gids, i, e)
@@ -443,9 +439,10 @@ static int parse_user(json_t *obj, const char *path, struct cove_user *u,
 			if (!json_is_integer(e) || json_integer_value(e) < 0 ||
 			    json_integer_value(e) > UINT32_MAX)
 				return cove_error_set(
-					err, EINVAL,
-					"invalid '%s.additionalGids[%zu]': expected an unsigned 32-bit integer",
-					path, i);
+				    err, EINVAL,
+				    "invalid '%s.additionalGids[%zu]': "
+				    "expected an unsigned 32-bit integer",
+				    path, i);
 			u->additional_gids[i] = (gid_t)json_integer_value(e);
 		}
 		u->n_additional_gids = json_array_size(gids);
@@ -479,22 +476,24 @@ static int parse_rlimits(json_t *arr, const char *path, struct cove_process *p,
 
 		snprintf(sub, sizeof(sub), "%s.rlimits[%zu]", path, i);
 		if (!json_is_object(e))
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s': expected an object",
-					      sub);
+			return cove_error_set(
+			    err, EINVAL, "invalid '%s': expected an object",
+			    sub);
 		r = cove_json_string(e, sub, "type", &type, err);
 		if (r < 0)
 			return r;
 		if (!type || cove_rlimit_from_name(type) < 0)
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s.type': unknown rlimit '%s'",
-					      sub, type ? type : "");
+			return cove_error_set(
+			    err, EINVAL,
+			    "invalid '%s.type': unknown rlimit '%s'", sub,
+			    type ? type : "");
 		for (size_t j = 0; j < i; j++)
-			if (p->rlimits[j].resource == cove_rlimit_from_name(type))
+			if (p->rlimits[j].resource ==
+			    cove_rlimit_from_name(type))
 				return cove_error_set(
-					err, EINVAL,
-					"invalid '%s.type': duplicate rlimit '%s'",
-					sub, type);
+				    err, EINVAL,
+				    "invalid '%s.type': duplicate rlimit '%s'",
+				    sub, type);
 		p->rlimits[i].resource = cove_rlimit_from_name(type);
 		r = cove_json_uint64(e, sub, "soft", &p->rlimits[i].soft, &hs,
 				     err);
@@ -504,15 +503,16 @@ static int parse_rlimits(json_t *arr, const char *path, struct cove_process *p,
 		if (r < 0)
 			return r;
 		if (!hs || !hh)
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s': soft and hard are required",
-					      sub);
+			return cove_error_set(
+			    err, EINVAL,
+			    "invalid '%s': soft and hard are required", sub);
 		if (p->rlimits[i].soft > p->rlimits[i].hard)
 			return cove_error_set(
-				err, EINVAL,
-				"invalid '%s': soft limit %llu above hard limit %llu",
-				sub, (unsigned long long)p->rlimits[i].soft,
-				(unsigned long long)p->rlimits[i].hard);
+			    err, EINVAL,
+			    "invalid '%s': soft limit %llu above hard limit "
+			    "%llu",
+			    sub, (unsigned long long)p->rlimits[i].soft,
+			    (unsigned long long)p->rlimits[i].hard);
 		p->n_rlimits = i + 1;
 	}
 	return 0;
@@ -529,8 +529,8 @@ int cove_process_parse(json_t *obj, const char *path, struct cove_process *p,
 
 	memset(p, 0, sizeof(*p));
 	if (!json_is_object(obj))
-		return cove_error_set(err, EINVAL, "invalid '%s': expected an object",
-				      path);
+		return cove_error_set(err, EINVAL,
+				      "invalid '%s': expected an object", path);
 
 	r = cove_json_bool(obj, path, "terminal", &p->terminal, err);
 	if (r < 0)
@@ -548,9 +548,9 @@ int cove_process_parse(json_t *obj, const char *path, struct cove_process *p,
 		if (r < 0)
 			return r;
 		if (p->console_height > 0xffff || p->console_width > 0xffff)
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s': dimensions above 65535",
-					      spath);
+			return cove_error_set(
+			    err, EINVAL, "invalid '%s': dimensions above 65535",
+			    spath);
 	}
 	r = cove_json_object(obj, path, "user", &sub, err);
 	if (r < 0)
@@ -566,29 +566,30 @@ int cove_process_parse(json_t *obj, const char *path, struct cove_process *p,
 	if (r < 0)
 		return r;
 	if (s)
-		return cove_error_set(err, EINVAL,
-				      "invalid '%s.commandLine': only supported on Windows",
-				      path);
+		return cove_error_set(
+		    err, EINVAL,
+		    "invalid '%s.commandLine': only supported on Windows",
+		    path);
 	if (!p->args || !p->args[0] || !p->args[0][0])
-		return cove_error_set(err, EINVAL,
-				      "invalid '%s.args': must name the program to run",
-				      path);
+		return cove_error_set(
+		    err, EINVAL,
+		    "invalid '%s.args': must name the program to run", path);
 	r = cove_json_strv(obj, path, "env", &p->env, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; p->env && p->env[i]; i++)
 		if (!strchr(p->env[i], '='))
 			return cove_error_set(
-				err, EINVAL,
-				"invalid '%s.env[%zu]': '%s' is not NAME=VALUE",
-				path, i, p->env[i]);
+			    err, EINVAL,
+			    "invalid '%s.env[%zu]': '%s' is not NAME=VALUE",
+			    path, i, p->env[i]);
 	r = cove_json_string(obj, path, "cwd", &s, err);
 	if (r < 0)
 		return r;
 	if (!s || s[0] != '/')
-		return cove_error_set(err, EINVAL,
-				      "invalid '%s.cwd': must be an absolute path",
-				      path);
+		return cove_error_set(
+		    err, EINVAL, "invalid '%s.cwd': must be an absolute path",
+		    path);
 	p->cwd = strdup(s);
 	r = cove_json_object(obj, path, "capabilities", &p->capabilities, err);
 	if (r < 0)
@@ -608,9 +609,10 @@ int cove_process_parse(json_t *obj, const char *path, struct cove_process *p,
 	if (r < 0)
 		return r;
 	if (p->has_oom_score_adj && (oom < -1000 || oom > 1000))
-		return cove_error_set(err, EINVAL,
-				      "invalid '%s.oomScoreAdj': must be between -1000 and 1000",
-				      path);
+		return cove_error_set(
+		    err, EINVAL,
+		    "invalid '%s.oomScoreAdj': must be between -1000 and 1000",
+		    path);
 	p->oom_score_adj = (int)oom;
 	r = cove_json_string(obj, path, "apparmorProfile", &s, err);
 	if (r < 0)
@@ -650,12 +652,12 @@ void cove_process_release(struct cove_process *p)
 /* ---- hooks ------------------------------------------------------------ */
 
 static const char *hook_names[COVE_HOOK_MAX] = {
-	[COVE_HOOK_PRESTART] = "prestart",
-	[COVE_HOOK_CREATE_RUNTIME] = "createRuntime",
-	[COVE_HOOK_CREATE_CONTAINER] = "createContainer",
-	[COVE_HOOK_START_CONTAINER] = "startContainer",
-	[COVE_HOOK_POSTSTART] = "poststart",
-	[COVE_HOOK_POSTSTOP] = "poststop",
+    [COVE_HOOK_PRESTART] = "prestart",
+    [COVE_HOOK_CREATE_RUNTIME] = "createRuntime",
+    [COVE_HOOK_CREATE_CONTAINER] = "createContainer",
+    [COVE_HOOK_START_CONTAINER] = "startContainer",
+    [COVE_HOOK_POSTSTART] = "poststart",
+    [COVE_HOOK_POSTSTOP] = "poststop",
 };
 
 static int parse_hooks(json_t *obj, struct cove_spec *spec,
@@ -676,7 +678,7 @@ static int parse_hooks(json_t *obj, struct cove_spec *spec,
 		if (!arr)
 			continue;
 		spec->hooks[k].list =
-			calloc(json_array_size(arr) + 1, sizeof(struct cove_hook));
+		    calloc(json_array_size(arr) + 1, sizeof(struct cove_hook));
 		if (!spec->hooks[k].list)
 			return -ENOMEM;
 		json_array_foreach(arr, i, e)
@@ -691,16 +693,16 @@ static int parse_hooks(json_t *obj, struct cove_spec *spec,
 			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
 			if (!json_is_object(e))
 				return cove_error_set(
-					err, EINVAL,
-					"invalid '%s': expected an object", sub);
+				    err, EINVAL,
+				    "invalid '%s': expected an object", sub);
 			r = cove_json_string(e, sub, "path", &s, err);
 			if (r < 0)
 				return r;
 			if (!s || s[0] != '/')
-				return cove_error_set(
-					err, EINVAL,
-					"invalid '%s.path': must be an absolute path",
-					sub);
+				return cove_error_set(err, EINVAL,
+						      "invalid '%s.path': must "
+						      "be an absolute path",
+						      sub);
 			h->path = strdup(s);
 			r = cove_json_strv(e, sub, "args", &h->args, err);
 			if (r >= 0)
@@ -712,8 +714,8 @@ static int parse_hooks(json_t *obj, struct cove_spec *spec,
 				return r;
 			if (has_t && (t <= 0 || t > INT_MAX))
 				return cove_error_set(
-					err, EINVAL,
-					"invalid '%s.timeout': must be > 0", sub);
+				    err, EINVAL,
+				    "invalid '%s.timeout': must be > 0", sub);
 			h->timeout = (int)t;
 		}
 	}
@@ -738,9 +740,9 @@ static int parse_namespaces(json_t *arr, struct cove_spec *spec,
 
 		snprintf(sub, sizeof(sub), "linux.namespaces[%zu]", i);
 		if (!json_is_object(e))
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s': expected an object",
-					      sub);
+			return cove_error_set(
+			    err, EINVAL, "invalid '%s': expected an object",
+			    sub);
 		r = cove_json_string(e, sub, "type", &type, err);
 		if (r >= 0)
 			r = cove_json_string(e, sub, "path", &path, err);
@@ -750,20 +752,22 @@ static int parse_namespaces(json_t *arr, struct cove_spec *spec,
 			if (!strcmp(ns_table[k].oci, type))
 				t = k;
 		if (t < 0)
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s.type': unknown namespace '%s'",
-					      sub, type ? type : "");
+			return cove_error_set(
+			    err, EINVAL,
+			    "invalid '%s.type': unknown namespace '%s'", sub,
+			    type ? type : "");
 		if (spec->namespaces[t].enabled)
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s.type': duplicate namespace '%s'",
-					      sub, type);
+			return cove_error_set(
+			    err, EINVAL,
+			    "invalid '%s.type': duplicate namespace '%s'", sub,
+			    type);
 		spec->namespaces[t].enabled = true;
 		if (path && *path) {
 			if (path[0] != '/')
-				return cove_error_set(
-					err, EINVAL,
-					"invalid '%s.path': must be an absolute path",
-					sub);
+				return cove_error_set(err, EINVAL,
+						      "invalid '%s.path': must "
+						      "be an absolute path",
+						      sub);
 			spec->namespaces[t].path = strdup(path);
 		}
 	}
@@ -778,7 +782,8 @@ static int parse_devices(json_t *arr, struct cove_spec *spec,
 
 	if (!arr)
 		return 0;
-	spec->devices = calloc(json_array_size(arr) + 1, sizeof(*spec->devices));
+	spec->devices =
+	    calloc(json_array_size(arr) + 1, sizeof(*spec->devices));
 	if (!spec->devices)
 		return -ENOMEM;
 	json_array_foreach(arr, i, e)
@@ -793,25 +798,27 @@ static int parse_devices(json_t *arr, struct cove_spec *spec,
 		spec->n_devices = i + 1;
 		snprintf(sub, sizeof(sub), "linux.devices[%zu]", i);
 		if (!json_is_object(e))
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s': expected an object",
-					      sub);
+			return cove_error_set(
+			    err, EINVAL, "invalid '%s': expected an object",
+			    sub);
 		r = cove_json_string(e, sub, "path", &s, err);
 		if (r < 0)
 			return r;
 		if (!s || s[0] != '/' || strstr(s, "/../") ||
 		    (strlen(s) >= 3 && !strcmp(s + strlen(s) - 3, "/..")))
 			return cove_error_set(err, EINVAL,
-					      "invalid '%s.path': must be an absolute path without '..'",
+					      "invalid '%s.path': must be an "
+					      "absolute path without '..'",
 					      sub);
 		d->path = strdup(s);
 		r = cove_json_string(e, sub, "type", &s, err);
 		if (r < 0)
 			return r;
 		if (!s || strlen(s) != 1 || !strchr("cbup", s[0]))
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s.type': must be one of c, b, u, p",
-					      sub);
+			return cove_error_set(
+			    err, EINVAL,
+			    "invalid '%s.type': must be one of c, b, u, p",
+			    sub);
 		d->type = s[0];
 		r = cove_json_int64(e, sub, "major", &d->major, &hm, err);
 		if (r >= 0)
@@ -820,22 +827,22 @@ static int parse_devices(json_t *arr, struct cove_spec *spec,
 		if (r < 0)
 			return r;
 		if (d->type != 'p' && (!hm || !hn))
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s': major and minor are required",
-					      sub);
+			return cove_error_set(
+			    err, EINVAL,
+			    "invalid '%s': major and minor are required", sub);
 		if (d->major < 0 || d->minor < 0 || d->major > 0xfff ||
 		    d->minor > 0xfffff)
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s': major or minor out of range",
-					      sub);
+			return cove_error_set(
+			    err, EINVAL,
+			    "invalid '%s': major or minor out of range", sub);
 		r = cove_json_uint32(e, sub, "fileMode", &v, &d->has_file_mode,
 				     err);
 		if (r < 0)
 			return r;
 		if (d->has_file_mode && v > 07777)
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s.fileMode': must be <= 07777",
-					      sub);
+			return cove_error_set(
+			    err, EINVAL,
+			    "invalid '%s.fileMode': must be <= 07777", sub);
 		d->file_mode = v;
 		r = cove_json_uint32(e, sub, "uid", &v, &d->has_uid, err);
 		if (r < 0)
@@ -852,7 +859,7 @@ static int parse_devices(json_t *arr, struct cove_spec *spec,
 static int parse_time_offsets(json_t *obj, struct cove_spec *spec,
 			      struct cove_error *err)
 {
-	static const char *const clocks[2] = { "monotonic", "boottime" };
+	static const char *const clocks[2] = {"monotonic", "boottime"};
 
 	if (!obj)
 		return 0;
@@ -878,9 +885,9 @@ static int parse_time_offsets(json_t *obj, struct cove_spec *spec,
 			return r;
 		if (spec->time_offsets[c][1] < 0 ||
 		    spec->time_offsets[c][1] >= 1000000000)
-			return cove_error_set(err, EINVAL,
-					      "invalid '%s.nanosecs': must be in [0, 1e9)",
-					      sub);
+			return cove_error_set(
+			    err, EINVAL,
+			    "invalid '%s.nanosecs': must be in [0, 1e9)", sub);
 		spec->has_time_offsets = true;
 	}
 	{
@@ -890,9 +897,10 @@ static int parse_time_offsets(json_t *obj, struct cove_spec *spec,
 		{
 			if (strcmp(k, "monotonic") && strcmp(k, "boottime"))
 				return cove_error_set(
-					err, EINVAL,
-					"invalid 'linux.timeOffsets.%s': unknown clock",
-					k);
+				    err, EINVAL,
+				    "invalid 'linux.timeOffsets.%s': unknown "
+				    "clock",
+				    k);
 		}
 	}
 	return 0;
@@ -905,9 +913,9 @@ static int parse_time_offsets(json_t *obj, struct cove_spec *spec,
 static int check_sysctls(const struct cove_spec *spec, struct cove_error *err)
 {
 	static const char *const ipc_keys[] = {
-		"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
-		"kernel.shmall", "kernel.shmmax", "kernel.shmmni",
-		"kernel.shm_rmid_forced",
+	    "kernel.msgmax", "kernel.msgmnb",	       "kernel.msgmni",
+	    "kernel.sem",    "kernel.shmall",	       "kernel.shmmax",
+	    "kernel.shmmni", "kernel.shm_rmid_forced",
 	};
 	const char *k;
 	json_t *v;
@@ -931,14 +939,16 @@ static int check_sysctls(const struct cove_spec *spec, struct cove_error *err)
 			need = COVE_NS_UTS, known = true;
 		if (!known)
 			return cove_error_set(
-				err, EINVAL,
-				"invalid 'linux.sysctl.%s': not namespaced, it would change the host",
-				k);
-		if (!spec->namespaces[need].enabled || spec->namespaces[need].path)
-			return cove_error_set(
-				err, EINVAL,
-				"invalid 'linux.sysctl.%s': requires a new %s namespace",
-				k, cove_ns_name(need));
+			    err, EINVAL,
+			    "invalid 'linux.sysctl.%s': not namespaced, it "
+			    "would change the host",
+			    k);
+		if (!spec->namespaces[need].enabled ||
+		    spec->namespaces[need].path)
+			return cove_error_set(err, EINVAL,
+					      "invalid 'linux.sysctl.%s': "
+					      "requires a new %s namespace",
+					      k, cove_ns_name(need));
 	}
 	return 0;
 }
@@ -973,14 +983,16 @@ static int parse_linux(json_t *lx, struct cove_spec *spec,
 	if ((spec->n_uid_mappings || spec->n_gid_mappings) &&
 	    !spec->namespaces[COVE_NS_USER].enabled)
 		return cove_error_set(
-			err, EINVAL,
-			"invalid 'linux.uidMappings': id mappings require a user namespace in 'linux.namespaces'");
+		    err, EINVAL,
+		    "invalid 'linux.uidMappings': id mappings require a user "
+		    "namespace in 'linux.namespaces'");
 	if (spec->namespaces[COVE_NS_USER].enabled &&
 	    !spec->namespaces[COVE_NS_USER].path &&
 	    (!spec->n_uid_mappings || !spec->n_gid_mappings))
 		return cove_error_set(
-			err, EINVAL,
-			"invalid 'linux.uidMappings': a new user namespace needs uidMappings and gidMappings");
+		    err, EINVAL,
+		    "invalid 'linux.uidMappings': a new user namespace needs "
+		    "uidMappings and gidMappings");
 	r = cove_json_array(lx, "linux", "devices", &sub, err);
 	if (r >= 0)
 		r = parse_devices(sub, spec, err);
@@ -1004,14 +1016,15 @@ static int parse_linux(json_t *lx, struct cove_spec *spec,
 		{
 			if (!json_is_string(v))
 				return cove_error_set(
-					err, EINVAL,
-					"invalid 'linux.sysctl.%s': expected a string",
-					k);
+				    err, EINVAL,
+				    "invalid 'linux.sysctl.%s': expected a "
+				    "string",
+				    k);
 			if (!*k || strstr(k, "..") || k[0] == '/' ||
 			    k[0] == '.')
 				return cove_error_set(
-					err, EINVAL,
-					"invalid 'linux.sysctl': bad key '%s'", k);
+				    err, EINVAL,
+				    "invalid 'linux.sysctl': bad key '%s'", k);
 		}
 	}
 	r = check_sysctls(spec, err);
@@ -1028,16 +1041,18 @@ static int parse_linux(json_t *lx, struct cove_spec *spec,
 		for (size_t i = 0; i < ARRAY_SIZE(propagation_table); i++)
 			if (!strcmp(propagation_table[i].name, s)) {
 				spec->rootfs_propagation =
-					propagation_table[i].flag;
+				    propagation_table[i].flag;
 				ok = true;
 			}
 		if (!ok)
 			return cove_error_set(
-				err, EINVAL,
-				"invalid 'linux.rootfsPropagation': unknown propagation '%s'",
-				s);
+			    err, EINVAL,
+			    "invalid 'linux.rootfsPropagation': unknown "
+			    "propagation '%s'",
+			    s);
 	}
-	r = cove_json_strv(lx, "linux", "maskedPaths", &spec->masked_paths, err);
+	r = cove_json_strv(lx, "linux", "maskedPaths", &spec->masked_paths,
+			   err);
 	if (r >= 0)
 		r = cove_json_strv(lx, "linux", "readonlyPaths",
 				   &spec->readonly_paths, err);
@@ -1045,13 +1060,15 @@ static int parse_linux(json_t *lx, struct cove_spec *spec,
 		return r;
 	for (char **p = spec->masked_paths; p && *p; p++)
 		if ((*p)[0] != '/')
-			return cove_error_set(err, EINVAL,
-					      "invalid 'linux.maskedPaths': '%s' is not absolute",
-					      *p);
+			return cove_error_set(
+			    err, EINVAL,
+			    "invalid 'linux.maskedPaths': '%s' is not absolute",
+			    *p);
 	for (char **p = spec->readonly_paths; p && *p; p++)
 		if ((*p)[0] != '/')
 			return cove_error_set(err, EINVAL,
-					      "invalid 'linux.readonlyPaths': '%s' is not absolute",
+					      "invalid 'linux.readonlyPaths': "
+					      "'%s' is not absolute",
 					      *p);
 	r = cove_json_string(lx, "linux", "mountLabel", &s, err);
 	if (r < 0)
@@ -1067,7 +1084,8 @@ static int parse_linux(json_t *lx, struct cove_spec *spec,
 		return r;
 	if (spec->intel_rdt)
 		return cove_error_set(err, EOPNOTSUPP,
-				      "invalid 'linux.intelRdt': Intel RDT is not supported by cove");
+				      "invalid 'linux.intelRdt': Intel RDT is "
+				      "not supported by cove");
 	r = cove_json_object(lx, "linux", "timeOffsets", &sub, err);
 	if (r >= 0)
 		r = parse_time_offsets(sub, spec, err);
@@ -1075,11 +1093,12 @@ static int parse_linux(json_t *lx, struct cove_spec *spec,
 		return r;
 	if (spec->has_time_offsets && !spec->namespaces[COVE_NS_TIME].enabled)
 		return cove_error_set(
-			err, EINVAL,
-			"invalid 'linux.timeOffsets': requires a time namespace");
+		    err, EINVAL,
+		    "invalid 'linux.timeOffsets': requires a time namespace");
 	if (json_object_get(lx, "rdma"))
-		return cove_error_set(err, EOPNOTSUPP,
-				      "invalid 'linux.rdma': not supported by cove");
+		return cove_error_set(
+		    err, EOPNOTSUPP,
+		    "invalid 'linux.rdma': not supported by cove");
 	return 0;
 }
 
@@ -1092,8 +1111,8 @@ int cove_spec_parse(json_t *root, const char *bundle, struct cove_spec **ret,
 	int r;
 
 	if (!json_is_object(root))
-		return cove_error_set(err, EINVAL,
-				      "invalid document: expected a JSON object");
+		return cove_error_set(
+		    err, EINVAL, "invalid document: expected a JSON object");
 	spec = calloc(1, sizeof(*spec));
 	if (!spec)
 		return -ENOMEM;
@@ -1103,11 +1122,12 @@ int cove_spec_parse(json_t *root, const char *bundle, struct cove_spec **ret,
 	if (r < 0)
 		return r;
 	if (!s)
-		return cove_error_set(err, EINVAL, "invalid 'ociVersion': missing");
-	if (strncmp(s, "1.", 2))
 		return cove_error_set(err, EINVAL,
-				      "invalid 'ociVersion': unsupported version '%s'",
-				      s);
+				      "invalid 'ociVersion': missing");
+	if (strncmp(s, "1.", 2))
+		return cove_error_set(
+		    err, EINVAL,
+		    "invalid 'ociVersion': unsupported version '%s'", s);
 	spec->oci_version = strdup(s);
 
 	r = cove_json_object(root, "", "root", &sub, err);
@@ -1119,7 +1139,8 @@ int cove_spec_parse(json_t *root, const char *bundle, struct cove_spec **ret,
 	if (r < 0)
 		return r;
 	if (!s || !*s)
-		return cove_error_set(err, EINVAL, "invalid 'root.path': missing");
+		return cove_error_set(err, EINVAL,
+				      "invalid 'root.path': missing");
 	if (s[0] == '/' || !bundle)
 		spec->root_path = strdup(s);
 	else
@@ -1169,9 +1190,10 @@ int cove_spec_parse(json_t *root, const char *bundle, struct cove_spec **ret,
 		{
 			if (!json_is_string(v))
 				return cove_error_set(
-					err, EINVAL,
-					"invalid 'annotations.%s': expected a string",
-					k);
+				    err, EINVAL,
+				    "invalid 'annotations.%s': expected a "
+				    "string",
+				    k);
 		}
 	}
 	r = cove_json_object(root, "", "linux", &sub, err);
@@ -1182,13 +1204,15 @@ int cove_spec_parse(json_t *root, const char *bundle, struct cove_spec **ret,
 	if ((spec->hostname || spec->domainname) &&
 	    !spec->namespaces[COVE_NS_UTS].enabled)
 		return cove_error_set(
-			err, EINVAL,
-			"invalid '%s': setting it requires a new uts namespace",
-			spec->hostname ? "hostname" : "domainname");
-	if (json_object_get(root, "solaris") || json_object_get(root, "windows") ||
-	    json_object_get(root, "vm") || json_object_get(root, "zos"))
-		return cove_error_set(err, EINVAL,
-				      "invalid document: only the 'linux' platform is supported");
+		    err, EINVAL,
+		    "invalid '%s': setting it requires a new uts namespace",
+		    spec->hostname ? "hostname" : "domainname");
+	if (json_object_get(root, "solaris") ||
+	    json_object_get(root, "windows") || json_object_get(root, "vm") ||
+	    json_object_get(root, "zos"))
+		return cove_error_set(
+		    err, EINVAL,
+		    "invalid document: only the 'linux' platform is supported");
 	json_decref(root); /* the spec holds its own reference */
 	*ret = TAKE_PTR(spec);
 	return 0;

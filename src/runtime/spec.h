@@ -33,8 +33,8 @@ enum cove_ns_type {
 };
 
 struct cove_namespace {
-	bool enabled;  /* listed in linux.namespaces */
-	char *path;    /* join this one instead of creating (NULL: create) */
+	bool enabled; /* listed in linux.namespaces */
+	char *path;   /* join this one instead of creating (NULL: create) */
 };
 
 struct cove_id_mapping {
@@ -45,17 +45,18 @@ struct cove_id_mapping {
 
 struct cove_mount {
 	char *destination;
-	char *source;  /* may be NULL (e.g. tmpfs) */
-	char *type;    /* may be NULL: bind when options say so */
+	char *source; /* may be NULL (e.g. tmpfs) */
+	char *type;   /* may be NULL: bind when options say so */
 	char **options;
 	/* Derived from options: */
-	unsigned long flags;       /* MS_* to set */
+	unsigned long flags;	   /* MS_* to set */
 	unsigned long clear_flags; /* MS_* explicitly cleared ("rw", "suid"…) */
-	unsigned long propagation; /* MS_PRIVATE/MS_SLAVE/MS_SHARED/… | MS_REC */
+	unsigned long
+	    propagation; /* MS_PRIVATE/MS_SLAVE/MS_SHARED/… | MS_REC */
 	bool bind;
 	bool recursive_bind;
 	bool idmap;
-	char *data;  /* comma-joined filesystem-specific options */
+	char *data; /* comma-joined filesystem-specific options */
 	struct cove_id_mapping *uid_mappings, *gid_mappings;
 	size_t n_uid_mappings, n_gid_mappings;
 };
@@ -123,8 +124,8 @@ struct cove_process {
 	bool has_oom_score_adj;
 	char *apparmor_profile;
 	char *selinux_label;
-	json_t *scheduler;  /* borrowed; parsed by sched.h */
-	json_t *io_priority; /* borrowed */
+	json_t *scheduler;	   /* borrowed; parsed by sched.h */
+	json_t *io_priority;	   /* borrowed */
 	json_t *exec_cpu_affinity; /* borrowed */
 };
 
@@ -155,14 +156,14 @@ struct cove_spec {
 	size_t n_devices;
 	char *cgroups_path;
 	json_t *resources; /* borrowed; parsed by cgroup.h */
-	json_t *sysctl;    /* borrowed; object of string -> string */
+	json_t *sysctl;	   /* borrowed; object of string -> string */
 	json_t *seccomp;   /* borrowed; parsed by seccomp.h */
 	unsigned long rootfs_propagation; /* 0 = default (rslave) */
 	char **masked_paths;
 	char **readonly_paths;
 	char *mount_label;
-	json_t *personality; /* borrowed */
-	json_t *intel_rdt;   /* refused when set */
+	json_t *personality;	    /* borrowed */
+	json_t *intel_rdt;	    /* refused when set */
 	int64_t time_offsets[2][2]; /* [monotonic, boottime][secs, nanosecs] */
 	bool has_time_offsets;
 };

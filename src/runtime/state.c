@@ -25,7 +25,8 @@ int cove_id_validate(const char *id, struct cove_error *err)
 	size_t n = id ? strlen(id) : 0;
 
 	if (n == 0)
-		return cove_error_set(err, EINVAL, "container id cannot be empty");
+		return cove_error_set(err, EINVAL,
+				      "container id cannot be empty");
 	if (n > 1024)
 		return cove_error_set(err, EINVAL, "container id too long");
 	if (!isalnum((unsigned char)id[0]))
@@ -37,9 +38,10 @@ int cove_id_validate(const char *id, struct cove_error *err)
 		goto bad;
 	return 0;
 bad:
-	return cove_error_set(err, EINVAL,
-			      "invalid container id '%s': must match [a-zA-Z0-9][a-zA-Z0-9_+.-]*",
-			      id);
+	return cove_error_set(
+	    err, EINVAL,
+	    "invalid container id '%s': must match [a-zA-Z0-9][a-zA-Z0-9_+.-]*",
+	    id);
 }
 
 char *cove_default_root(void)
@@ -66,17 +68,16 @@ int cove_state_reserve(const char *root, const char *id, char **ret_dir,
 	if (mkdir(root, 0711) < 0 && errno != EEXIST) {
 		r = cove_mkdir_p(root, 0711);
 		if (r < 0)
-			return cove_error_setx(err, r,
-					       "cannot create runtime root %s",
-					       root);
+			return cove_error_setx(
+			    err, r, "cannot create runtime root %s", root);
 	}
 	dir = cove_strdup_printf("%s/%s", root, id);
 	if (!dir)
 		return -ENOMEM;
 	if (mkdir(dir, 0711) < 0) {
 		if (errno == EEXIST)
-			return cove_error_set(err, EEXIST,
-					      "container '%s' already exists", id);
+			return cove_error_set(
+			    err, EEXIST, "container '%s' already exists", id);
 		return cove_error_setx(err, errno, "cannot create %s", dir);
 	}
 	*ret_dir = TAKE_PTR(dir);
@@ -205,10 +206,9 @@ json_t *cove_state_to_json(const struct cove_state *s)
 	json_object_set_new(j, "id", json_string(s->id));
 	json_object_set_new(j, "status",
 			    json_string(cove_status_name(s->status)));
-	json_object_set_new(j, "pid",
-			    json_integer(s->status == COVE_STATUS_STOPPED
-						 ? 0
-						 : s->pid));
+	json_object_set_new(
+	    j, "pid",
+	    json_integer(s->status == COVE_STATUS_STOPPED ? 0 : s->pid));
 	json_object_set_new(j, "bundle", json_string(s->bundle));
 	json_object_set_new(j, "rootfs", json_string(s->rootfs));
 	json_object_set_new(j, "created", json_string(s->created));
@@ -238,10 +238,12 @@ int cove_state_save(const struct cove_state *s, struct cove_error *err)
 		json_object_set_new(j, "cgroupPath",
 				    json_string(s->cgroup_path));
 	json_object_set_new(j, "cgroupMode", json_integer(s->cgroup_mode));
-	json_object_set_new(j, "cgroupCreated", json_integer(s->cgroup_created));
+	json_object_set_new(j, "cgroupCreated",
+			    json_integer(s->cgroup_created));
 	json_object_set_new(j, "rootless", json_boolean(s->rootless));
 	json_object_set_new(j, "terminal", json_boolean(s->terminal));
-	json_object_set_new(j, "systemdCgroup", json_boolean(s->systemd_cgroup));
+	json_object_set_new(j, "systemdCgroup",
+			    json_boolean(s->systemd_cgroup));
 	if (s->annotations)
 		json_object_set(j, "annotations", s->annotations);
 	if (s->config)
@@ -283,33 +285,33 @@ int cove_state_load(const char *root, const char *id, struct cove_state **ret,
 		return -ENOMEM;
 	if (access(file, F_OK) < 0) {
 		if (errno == ENOENT)
-			return cove_error_set(err, ENOENT,
-					      "container '%s' does not exist", id);
+			return cove_error_set(
+			    err, ENOENT, "container '%s' does not exist", id);
 		return cove_error_setx(err, errno, "cannot access %s", file);
 	}
 	r = cove_json_load_file(file, STATE_MAX, &j, err);
 	if (r < 0)
 		return r;
 	if (!json_is_object(j))
-		return cove_error_set(err, EINVAL, "%s: not a JSON object", file);
+		return cove_error_set(err, EINVAL, "%s: not a JSON object",
+				      file);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->id = strdup(id);
 	s->dir = TAKE_PTR(dir);
 	s->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
-	s->pid_start_time = (uint64_t)json_integer_value(
-		json_object_get(j, "pidStartTime"));
+	s->pid_start_time =
+	    (uint64_t)json_integer_value(json_object_get(j, "pidStartTime"));
 	s->bundle = dup_str(j, "bundle");
 	s->rootfs = dup_str(j, "rootfs");
 	s->created = dup_str(j, "created");
 	s->owner = (uid_t)json_integer_value(json_object_get(j, "owner"));
 	s->cgroup_path = dup_str(j, "cgroupPath");
-	s->cgroup_mode =
-		(enum cove_cgroup_mode)json_integer_value(
-			json_object_get(j, "cgroupMode"));
-	s->cgroup_created = (unsigned)json_integer_value(
-		json_object_get(j, "cgroupCreated"));
+	s->cgroup_mode = (enum cove_cgroup_mode)json_integer_value(
+	    json_object_get(j, "cgroupMode"));
+	s->cgroup_created =
+	    (unsigned)json_integer_value(json_object_get(j, "cgroupCreated"));
 	s->rootless = json_is_true(json_object_get(j, "rootless"));
 	s->terminal = json_is_true(json_object_get(j, "terminal"));
 	s->systemd_cgroup = json_is_true(json_object_get(j, "systemdCgroup"));

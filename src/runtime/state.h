@@ -28,7 +28,7 @@ struct cove_state {
 	uint64_t pid_start_time; /* field 22 of /proc/PID/stat */
 	char *bundle;
 	char *rootfs;
-	char *created;   /* RFC 3339 */
+	char *created; /* RFC 3339 */
 	uid_t owner;
 	char *cgroup_path; /* NULL when cgroups are disabled */
 	enum cove_cgroup_mode cgroup_mode;
@@ -37,8 +37,8 @@ struct cove_state {
 	bool terminal;
 	bool systemd_cgroup;
 	json_t *annotations; /* owned */
-	json_t *config;      /* owned: the config.json the container ran with */
-	char *dir;           /* <root>/<id> */
+	json_t *config;	     /* owned: the config.json the container ran with */
+	char *dir;	     /* <root>/<id> */
 	enum cove_status status;
 };
 

@@ -11,20 +11,20 @@
 #include "util/error.h"
 
 enum cove_sync_type {
-	COVE_SYNC_GO = 1,          /* runtime -> init: id maps written */
-	COVE_SYNC_CGROUP_DIRS,     /* runtime -> init: cgroup directories exist */
-	COVE_SYNC_CGROUP,          /* runtime -> init: cgroup joined */
-	COVE_SYNC_USERNS,          /* stage1 -> runtime: write my id maps */
-	COVE_SYNC_USERNS_DONE,     /* runtime -> stage1 */
-	COVE_SYNC_PID,             /* stage1 -> runtime: value = init pid */
-	COVE_SYNC_HOOKS,           /* init -> runtime: run prestart/createRuntime */
-	COVE_SYNC_HOOKS_DONE,      /* runtime -> init */
-	COVE_SYNC_PTY,             /* init -> runtime: fd = pty master */
-	COVE_SYNC_SECCOMP,         /* init -> runtime: fd = seccomp listener */
-	COVE_SYNC_ACK,             /* runtime -> init: generic acknowledgement */
-	COVE_SYNC_READY,           /* init -> runtime: blocked on exec.fifo */
-	COVE_SYNC_IDMAP,           /* runtime -> init: value = mount index, fd = tree */
-	COVE_SYNC_ERROR,           /* either way: value = errno, msg = text */
+	COVE_SYNC_GO = 1,      /* runtime -> init: id maps written */
+	COVE_SYNC_CGROUP_DIRS, /* runtime -> init: cgroup directories exist */
+	COVE_SYNC_CGROUP,      /* runtime -> init: cgroup joined */
+	COVE_SYNC_USERNS,      /* stage1 -> runtime: write my id maps */
+	COVE_SYNC_USERNS_DONE, /* runtime -> stage1 */
+	COVE_SYNC_PID,	       /* stage1 -> runtime: value = init pid */
+	COVE_SYNC_HOOKS,       /* init -> runtime: run prestart/createRuntime */
+	COVE_SYNC_HOOKS_DONE,  /* runtime -> init */
+	COVE_SYNC_PTY,	       /* init -> runtime: fd = pty master */
+	COVE_SYNC_SECCOMP,     /* init -> runtime: fd = seccomp listener */
+	COVE_SYNC_ACK,	       /* runtime -> init: generic acknowledgement */
+	COVE_SYNC_READY,       /* init -> runtime: blocked on exec.fifo */
+	COVE_SYNC_IDMAP, /* runtime -> init: value = mount index, fd = tree */
+	COVE_SYNC_ERROR, /* either way: value = errno, msg = text */
 };
 
 struct cove_sync_msg {
@@ -48,5 +48,5 @@ int cove_sync_recv(int sock, struct cove_sync_msg *ret, int *ret_fd,
 		   struct cove_error *err);
 
 /* Receive and require @type. */
-int cove_sync_expect(int sock, int type, struct cove_sync_msg *ret,
-		     int *ret_fd, struct cove_error *err);
+int cove_sync_expect(int sock, int type, struct cove_sync_msg *ret, int *ret_fd,
+		     struct cove_error *err);

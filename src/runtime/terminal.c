@@ -30,14 +30,14 @@ int cove_pty_open_in_container(unsigned rows, unsigned cols, int *ret_master,
 	if (slave < 0)
 		return cove_error_setx(err, errno, "cannot open %s", name);
 	if (rows || cols) {
-		struct winsize ws = { .ws_row = (unsigned short)rows,
-				      .ws_col = (unsigned short)cols };
+		struct winsize ws = {.ws_row = (unsigned short)rows,
+				     .ws_col = (unsigned short)cols};
 		ioctl(slave, TIOCSWINSZ, &ws);
 	}
 	if (ioctl(slave, TIOCSCTTY, 0) < 0)
-		return cove_error_setx(err, errno,
-				       "cannot make %s the controlling terminal",
-				       name);
+		return cove_error_setx(
+		    err, errno, "cannot make %s the controlling terminal",
+		    name);
 	for (int i = 0; i < 3; i++)
 		if (dup2(slave, i) < 0)
 			return cove_error_setx(err, errno, "dup2");
@@ -49,18 +49,18 @@ int cove_console_socket_send(const char *path, int master,
 			     struct cove_error *err)
 {
 	_cleanup_close_ int s = -1;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char data[] = "/dev/ptmx";
-	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+	struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = u.buf,
-		.msg_controllen = sizeof(u.buf),
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = u.buf,
+	    .msg_controllen = sizeof(u.buf),
 	};
 	struct cmsghdr *c;
 
@@ -72,9 +72,8 @@ int cove_console_socket_send(const char *path, int master,
 	if (s < 0)
 		return cove_error_setx(err, errno, "socket");
 	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return cove_error_setx(err, errno,
-				       "cannot connect to console socket %s",
-				       path);
+		return cove_error_setx(
+		    err, errno, "cannot connect to console socket %s", path);
 	memset(&u, 0, sizeof(u));
 	c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_SOCKET;
@@ -82,9 +81,9 @@ int cove_console_socket_send(const char *path, int master,
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &master, sizeof(int));
 	if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
-		return cove_error_setx(err, errno,
-				       "cannot send the pty to console socket %s",
-				       path);
+		return cove_error_setx(
+		    err, errno, "cannot send the pty to console socket %s",
+		    path);
 	return 0;
 }
 
@@ -93,8 +92,8 @@ int cove_pty_proxy(int master, struct cove_error *err)
 	struct termios saved, raw;
 	bool is_tty = isatty(0);
 	struct pollfd p[2] = {
-		{ .fd = 0, .events = POLLIN },
-		{ .fd = master, .events = POLLIN },
+	    {.fd = 0, .events = POLLIN},
+	    {.fd = master, .events = POLLIN},
 	};
 	char buf[8192];
 
@@ -119,7 +118,8 @@ int cove_pty_proxy(int master, struct cove_error *err)
 			if (n > 0)
 				cove_write_all(master, buf, (size_t)n);
 			else
-				p[0].fd = -1; /* stdin closed: keep reading output */
+				p[0].fd =
+				    -1; /* stdin closed: keep reading output */
 		} else if (p[0].revents & (POLLHUP | POLLERR)) {
 			p[0].fd = -1;
 		}

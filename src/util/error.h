@@ -9,7 +9,7 @@
 #define COVE_ERROR_MSG_MAX 1024
 
 struct cove_error {
-	int code;                      /* positive errno value, 0 when unset */
+	int code;		      /* positive errno value, 0 when unset */
 	char msg[COVE_ERROR_MSG_MAX]; /* lowercase, no final period */
 };
 
@@ -19,17 +19,17 @@ struct cove_error {
  * @err may be NULL, in which case only the return value carries the error.
  */
 int cove_error_set(struct cove_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* As cove_error_set(), appending ": strerror(code)" to the message. */
 int cove_error_setx(struct cove_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Prefix context to an already recorded error: "context: old message".
  * Returns -err->code (or -EIO if no error was recorded).
  */
 int cove_error_wrap(struct cove_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 void cove_error_clear(struct cove_error *err);

@@ -66,7 +66,8 @@ int cove_read_file_at(int dirfd, const char *path, size_t max, char **ret_buf,
 		ssize_t n;
 		if (len == cap) {
 			char *nb;
-			/* one byte beyond @max tells "too big" from "exactly max" */
+			/* one byte beyond @max tells "too big" from "exactly
+			 * max" */
 			if (cap > max)
 				return -EFBIG;
 			cap = cap * 2 > max ? max + 1 : cap * 2;
@@ -190,11 +191,10 @@ static int rm_rf_at(int dfd, const char *name, dev_t dev)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISDIR(st.st_mode))
 		return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno
-								       : 0;
+								     : 0;
 	if (st.st_dev != dev)
 		return -EBUSY; /* a mount point: never descend into it */
-	fd = openat(dfd, name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	d = fdopendir(fd);

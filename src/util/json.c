@@ -7,8 +7,8 @@
 #include "util/fs.h"
 #include "util/strutil.h"
 
-static int type_error(struct cove_error *err, const char *path,
-		      const char *key, const char *what)
+static int type_error(struct cove_error *err, const char *path, const char *key,
+		      const char *what)
 {
 	return cove_error_set(err, EINVAL, "invalid '%s%s%s': expected %s",
 			      path, *path ? "." : "", key, what);
@@ -84,8 +84,7 @@ int cove_json_uint32(const json_t *obj, const char *path, const char *key,
 	if (r < 0)
 		return r;
 	if (present && v > UINT32_MAX)
-		return type_error(err, path, key,
-				  "an unsigned 32-bit integer");
+		return type_error(err, path, key, "an unsigned 32-bit integer");
 	if (present)
 		*ret = (uint32_t)v;
 	if (ret_present)
@@ -112,9 +111,9 @@ int cove_json_strv(const json_t *obj, const char *path, const char *key,
 	{
 		if (!json_is_string(e))
 			return cove_error_set(
-				err, EINVAL,
-				"invalid '%s%s%s[%zu]': expected a string",
-				path, *path ? "." : "", key, i);
+			    err, EINVAL,
+			    "invalid '%s%s%s[%zu]': expected a string", path,
+			    *path ? "." : "", key, i);
 		out[i] = strdup(json_string_value(e));
 		if (!out[i])
 			return -ENOMEM;
@@ -158,9 +157,9 @@ int cove_json_load_buffer(const char *name, const char *buf, size_t len,
 	/* Rejecting duplicate keys keeps two readers from disagreeing. */
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return cove_error_set(err, EINVAL,
-				      "%s: invalid JSON at line %d column %d: %s",
-				      name, jerr.line, jerr.column, jerr.text);
+		return cove_error_set(
+		    err, EINVAL, "%s: invalid JSON at line %d column %d: %s",
+		    name, jerr.line, jerr.column, jerr.text);
 	*ret = root;
 	return 0;
 }
@@ -174,9 +173,8 @@ int cove_json_load_file(const char *file, size_t max, json_t **ret,
 
 	r = cove_read_file(file, max, &buf, &len);
 	if (r == -EFBIG)
-		return cove_error_set(err, EFBIG,
-				      "%s: file larger than %zu bytes", file,
-				      max);
+		return cove_error_set(
+		    err, EFBIG, "%s: file larger than %zu bytes", file, max);
 	if (r < 0)
 		return cove_error_setx(err, r, "cannot read %s", file);
 	return cove_json_load_buffer(file, buf, len, ret, err);

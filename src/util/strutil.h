@@ -23,6 +23,6 @@ bool cove_strv_contains(char *const *v, const char *s);
 
 /* Allocating printf; NULL on failure. */
 char *cove_strdup_printf(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+    __attribute__((format(printf, 1, 2)));
 
 bool cove_str_has_prefix(const char *s, const char *prefix);

@@ -29,11 +29,11 @@ struct cove_cli_cmd {
 int cli_fail(struct cove_cli *cli, const struct cove_error *err);
 /* A formatted error without a cove_error. */
 int cli_failf(struct cove_cli *cli, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void cli_warn(struct cove_cli *cli, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void cli_debug(struct cove_cli *cli, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Print a command's help (man-page style) and return 0. */
 int cli_help(const char *text);
@@ -51,7 +51,6 @@ int cli_parse_signal(const char *s);
 
 /* Absolute version of a path (bundle dirs); NULL on failure. */
 char *cli_abspath(const char *path);
-
 
 int cmd_create(struct cove_cli *cli, int argc, char **argv);
 int cmd_run(struct cove_cli *cli, int argc, char **argv);

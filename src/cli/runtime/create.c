@@ -14,64 +14,68 @@
 #include "util/strutil.h"
 
 static const char create_help[] =
-	"NAME:\n"
-	"   cove-runtime create - create a container\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime create [command options] <container-id>\n"
-	"\n"
-	"DESCRIPTION:\n"
-	"   Sets up everything the bundle's config.json describes (namespaces,\n"
-	"   mounts, cgroup, hooks up to createContainer) and leaves the user\n"
-	"   process blocked until 'cove-runtime start'. The container id must\n"
-	"   be unique under --root.\n"
-	"\n"
-	"OPTIONS:\n"
-	"   -b, --bundle DIR         bundle directory (default: current directory)\n"
-	"   --config FILE            config file instead of BUNDLE/config.json (crun)\n"
-	"   --console-socket PATH    unix socket that receives the pty master\n"
-	"                            (SCM_RIGHTS) when process.terminal is true\n"
-	"   --pid-file FILE          write the container's init pid to FILE\n"
-	"   --no-pivot               use MS_MOVE + chroot instead of pivot_root\n"
-	"   --no-new-keyring         keep the caller's session keyring\n"
-	"   --preserve-fds N         pass N extra fds (3..3+N-1) to the process\n"
-	"   -h, --help               show this help\n";
+    "NAME:\n"
+    "   cove-runtime create - create a container\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime create [command options] <container-id>\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Sets up everything the bundle's config.json describes (namespaces,\n"
+    "   mounts, cgroup, hooks up to createContainer) and leaves the user\n"
+    "   process blocked until 'cove-runtime start'. The container id must\n"
+    "   be unique under --root.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -b, --bundle DIR         bundle directory (default: current "
+    "directory)\n"
+    "   --config FILE            config file instead of BUNDLE/config.json "
+    "(crun)\n"
+    "   --console-socket PATH    unix socket that receives the pty master\n"
+    "                            (SCM_RIGHTS) when process.terminal is true\n"
+    "   --pid-file FILE          write the container's init pid to FILE\n"
+    "   --no-pivot               use MS_MOVE + chroot instead of pivot_root\n"
+    "   --no-new-keyring         keep the caller's session keyring\n"
+    "   --preserve-fds N         pass N extra fds (3..3+N-1) to the process\n"
+    "   -h, --help               show this help\n";
 
 static const char run_help[] =
-	"NAME:\n"
-	"   cove-runtime run - create and start a container\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime run [command options] <container-id>\n"
-	"\n"
-	"DESCRIPTION:\n"
-	"   Creates and starts the container, then waits for it and exits with\n"
-	"   its exit status (128+N when killed by signal N); signals received\n"
-	"   are forwarded to the container. The container is deleted when it\n"
-	"   exits unless --detach is given.\n"
-	"\n"
-	"OPTIONS:\n"
-	"   -b, --bundle DIR         bundle directory (default: current directory)\n"
-	"   --config FILE            config file instead of BUNDLE/config.json (crun)\n"
-	"   -d, --detach             do not wait for the container\n"
-	"   --console-socket PATH    unix socket that receives the pty master\n"
-	"   --pid-file FILE          write the container's init pid to FILE\n"
-	"   --no-pivot               use MS_MOVE + chroot instead of pivot_root\n"
-	"   --no-new-keyring         keep the caller's session keyring\n"
-	"   --preserve-fds N         pass N extra fds to the process\n"
-	"   --keep                   do not delete the container after it exits\n"
-	"   -h, --help               show this help\n";
+    "NAME:\n"
+    "   cove-runtime run - create and start a container\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime run [command options] <container-id>\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Creates and starts the container, then waits for it and exits with\n"
+    "   its exit status (128+N when killed by signal N); signals received\n"
+    "   are forwarded to the container. The container is deleted when it\n"
+    "   exits unless --detach is given.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -b, --bundle DIR         bundle directory (default: current "
+    "directory)\n"
+    "   --config FILE            config file instead of BUNDLE/config.json "
+    "(crun)\n"
+    "   -d, --detach             do not wait for the container\n"
+    "   --console-socket PATH    unix socket that receives the pty master\n"
+    "   --pid-file FILE          write the container's init pid to FILE\n"
+    "   --no-pivot               use MS_MOVE + chroot instead of pivot_root\n"
+    "   --no-new-keyring         keep the caller's session keyring\n"
+    "   --preserve-fds N         pass N extra fds to the process\n"
+    "   --keep                   do not delete the container after it exits\n"
+    "   -h, --help               show this help\n";
 
 static const char start_help[] =
-	"NAME:\n"
-	"   cove-runtime start - start the user process of a created container\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime start <container-id>\n"
-	"\n"
-	"DESCRIPTION:\n"
-	"   Releases the process blocked by 'create' and runs the poststart\n"
-	"   hooks. Fails unless the container is in the created state.\n";
+    "NAME:\n"
+    "   cove-runtime start - start the user process of a created container\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime start <container-id>\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Releases the process blocked by 'create' and runs the poststart\n"
+    "   hooks. Fails unless the container is in the created state.\n";
 
 enum {
 	OPT_CONSOLE_SOCKET = 256,
@@ -89,18 +93,18 @@ static int parse_create(struct cove_cli *cli, int argc, char **argv,
 			bool *keep, char **bundle_abs)
 {
 	static const struct option opts[] = {
-		{ "bundle", required_argument, NULL, 'b' },
-		{ "console-socket", required_argument, NULL, OPT_CONSOLE_SOCKET },
-		{ "pid-file", required_argument, NULL, OPT_PID_FILE },
-		{ "no-pivot", no_argument, NULL, OPT_NO_PIVOT },
-		{ "no-new-keyring", no_argument, NULL, OPT_NO_NEW_KEYRING },
-		{ "preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS },
-		{ "config", required_argument, NULL, OPT_CONFIG },
-		{ "detach", no_argument, NULL, 'd' },
-		{ "keep", no_argument, NULL, OPT_KEEP },
-		{ "no-subreaper", no_argument, NULL, OPT_NO_SUBREAPER },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"bundle", required_argument, NULL, 'b'},
+	    {"console-socket", required_argument, NULL, OPT_CONSOLE_SOCKET},
+	    {"pid-file", required_argument, NULL, OPT_PID_FILE},
+	    {"no-pivot", no_argument, NULL, OPT_NO_PIVOT},
+	    {"no-new-keyring", no_argument, NULL, OPT_NO_NEW_KEYRING},
+	    {"preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"detach", no_argument, NULL, 'd'},
+	    {"keep", no_argument, NULL, OPT_KEEP},
+	    {"no-subreaper", no_argument, NULL, OPT_NO_SUBREAPER},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *cmd = is_run ? "run" : "create";
 	const char *bundle = ".";
@@ -127,8 +131,8 @@ static int parse_create(struct cove_cli *cli, int argc, char **argv,
 		case OPT_PRESERVE_FDS:
 			if (cove_parse_int(optarg, &o->preserve_fds) < 0 ||
 			    o->preserve_fds < 0)
-				return cli_usage(cli, cmd,
-						 "invalid --preserve-fds value");
+				return cli_usage(
+				    cli, cmd, "invalid --preserve-fds value");
 			break;
 		case OPT_CONFIG:
 			o->config_file = optarg;
@@ -149,7 +153,8 @@ static int parse_create(struct cove_cli *cli, int argc, char **argv,
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage(cli, cmd, "exactly one container id is required");
+		return cli_usage(cli, cmd,
+				 "exactly one container id is required");
 	o->id = argv[optind];
 	*bundle_abs = cli_abspath(bundle);
 	if (!*bundle_abs)
@@ -162,8 +167,8 @@ static int parse_create(struct cove_cli *cli, int argc, char **argv,
 
 int cmd_create(struct cove_cli *cli, int argc, char **argv)
 {
-	struct cove_create_opts o = { 0 };
-	struct cove_error err = { 0 };
+	struct cove_create_opts o = {0};
+	struct cove_error err = {0};
 	_cleanup_free_ char *bundle = NULL;
 	bool detach = false, keep = false;
 	int r;
@@ -178,7 +183,7 @@ int cmd_create(struct cove_cli *cli, int argc, char **argv)
 
 int cmd_start(struct cove_cli *cli, int argc, char **argv)
 {
-	struct cove_error err = { 0 };
+	struct cove_error err = {0};
 	int r;
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
@@ -186,7 +191,8 @@ int cmd_start(struct cove_cli *cli, int argc, char **argv)
 	if (cli_no_options(cli, "start", argc, argv))
 		return 1;
 	if (argc != 2)
-		return cli_usage(cli, "start", "exactly one container id is required");
+		return cli_usage(cli, "start",
+				 "exactly one container id is required");
 	r = cove_container_start(cli->root, argv[1], &err);
 	if (r < 0)
 		return cli_fail(cli, &err);
@@ -205,10 +211,10 @@ static void forward_signal(int sig)
 
 int cmd_run(struct cove_cli *cli, int argc, char **argv)
 {
-	static const int forwarded[] = { SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,
-					 SIGUSR1, SIGUSR2, SIGWINCH };
-	struct cove_create_opts o = { 0 };
-	struct cove_error err = { 0 };
+	static const int forwarded[] = {SIGINT,	 SIGTERM, SIGHUP,  SIGQUIT,
+					SIGUSR1, SIGUSR2, SIGWINCH};
+	struct cove_create_opts o = {0};
+	struct cove_error err = {0};
 	_cleanup_free_ char *bundle = NULL;
 	bool detach = false, keep = false;
 	pid_t pid = 0;
@@ -222,15 +228,15 @@ int cmd_run(struct cove_cli *cli, int argc, char **argv)
 		return cli_fail(cli, &err);
 
 	if (!detach) {
-		struct sigaction sa = { .sa_handler = forward_signal,
-					.sa_flags = SA_RESTART };
+		struct sigaction sa = {.sa_handler = forward_signal,
+				       .sa_flags = SA_RESTART};
 		forward_pid = pid;
 		for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
 			sigaction(forwarded[i], &sa, NULL);
 	}
 	r = cove_container_start(cli->root, o.id, &err);
 	if (r < 0) {
-		struct cove_error derr = { 0 };
+		struct cove_error derr = {0};
 		cli_fail(cli, &err);
 		cove_container_delete(cli->root, o.id, true, &derr);
 		return 1;
@@ -246,7 +252,7 @@ int cmd_run(struct cove_cli *cli, int argc, char **argv)
 	code = cove_wait_exit_code(pid);
 	forward_pid = 0;
 	if (!keep) {
-		struct cove_error derr = { 0 };
+		struct cove_error derr = {0};
 		r = cove_container_delete(cli->root, o.id, true, &derr);
 		if (r < 0)
 			cli_fail(cli, &derr);

@@ -14,23 +14,23 @@
 #include "util/strutil.h"
 
 static const char events_help[] =
-	"NAME:\n"
-	"   cove-runtime events - print container statistics and events\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime events [command options] <container-id>\n"
-	"\n"
-	"DESCRIPTION:\n"
-	"   Prints one JSON object per line: {\"type\":\"stats\",\"id\":ID,\n"
-	"   \"data\":{cpu, memory, pids, blkio, hugetlb}} every interval, and\n"
-	"   {\"type\":\"oom\",\"id\":ID} when the kernel OOM-kills a process of\n"
-	"   the container. Stops when the container stops.\n"
-	"\n"
-	"OPTIONS:\n"
-	"   --stats            print the statistics once and exit\n"
-	"   --interval DUR     interval between statistics (default 5s;\n"
-	"                      units ms, s, m)\n"
-	"   -h, --help         show this help\n";
+    "NAME:\n"
+    "   cove-runtime events - print container statistics and events\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime events [command options] <container-id>\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Prints one JSON object per line: {\"type\":\"stats\",\"id\":ID,\n"
+    "   \"data\":{cpu, memory, pids, blkio, hugetlb}} every interval, and\n"
+    "   {\"type\":\"oom\",\"id\":ID} when the kernel OOM-kills a process of\n"
+    "   the container. Stops when the container stops.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   --stats            print the statistics once and exit\n"
+    "   --interval DUR     interval between statistics (default 5s;\n"
+    "                      units ms, s, m)\n"
+    "   -h, --help         show this help\n";
 
 enum { OPT_STATS = 256, OPT_INTERVAL };
 
@@ -76,14 +76,14 @@ static int print_event(const char *type, const char *id, json_t *data)
 int cmd_events(struct cove_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "stats", no_argument, NULL, OPT_STATS },
-		{ "interval", required_argument, NULL, OPT_INTERVAL },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"stats", no_argument, NULL, OPT_STATS},
+	    {"interval", required_argument, NULL, OPT_INTERVAL},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	_cleanup_state_ struct cove_state *s = NULL;
 	_cleanup_cgroup_ struct cove_cgroup *cg = NULL;
-	struct cove_error err = { 0 };
+	struct cove_error err = {0};
 	bool once = false;
 	int interval = 5000, c, oom_fd = -1;
 	const char *id;
@@ -105,7 +105,8 @@ int cmd_events(struct cove_cli *cli, int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage(cli, "events", "exactly one container id is required");
+		return cli_usage(cli, "events",
+				 "exactly one container id is required");
 	id = argv[optind];
 	if (cove_state_load(cli->root, id, &s, &err) < 0)
 		return cli_fail(cli, &err);
@@ -113,7 +114,8 @@ int cmd_events(struct cove_cli *cli, int argc, char **argv)
 		return cli_failf(cli, "container '%s' is not running", id);
 	if (!s->cgroup_path)
 		return cli_failf(cli, "container '%s' has no cgroup", id);
-	if (cove_cgroup_open(NULL, s->cgroup_mode, s->cgroup_path, &cg, &err) < 0)
+	if (cove_cgroup_open(NULL, s->cgroup_mode, s->cgroup_path, &cg, &err) <
+	    0)
 		return cli_fail(cli, &err);
 	if (!once && cove_cgroup_oom_fd(cg, &oom_fd, NULL) < 0)
 		oom_fd = -1;
@@ -129,12 +131,15 @@ int cmd_events(struct cove_cli *cli, int argc, char **argv)
 			return 0;
 		clock_gettime(CLOCK_MONOTONIC, &start);
 		while (left > 0) {
-			struct pollfd p = { .fd = oom_fd, .events = POLLIN | POLLPRI };
-			int r = poll(&p, oom_fd >= 0 ? 1 : 0, left > 500 ? 500 : left);
+			struct pollfd p = {.fd = oom_fd,
+					   .events = POLLIN | POLLPRI};
+			int r = poll(&p, oom_fd >= 0 ? 1 : 0,
+				     left > 500 ? 500 : left);
 			if (r > 0 && (p.revents & (POLLIN | POLLPRI))) {
 				uint64_t v;
 				if (read(oom_fd, &v, sizeof(v)) < 0) {
-					/* v2: memory.events changed; re-arm by reading */
+					/* v2: memory.events changed; re-arm by
+					 * reading */
 				}
 				print_event("oom", id, NULL);
 			}
@@ -142,8 +147,9 @@ int cmd_events(struct cove_cli *cli, int argc, char **argv)
 			if (s->status == COVE_STATUS_STOPPED)
 				return 0;
 			clock_gettime(CLOCK_MONOTONIC, &now);
-			left = interval - (int)((now.tv_sec - start.tv_sec) * 1000 +
-						(now.tv_nsec - start.tv_nsec) / 1000000);
+			left = interval -
+			       (int)((now.tv_sec - start.tv_sec) * 1000 +
+				     (now.tv_nsec - start.tv_nsec) / 1000000);
 		}
 	}
 }

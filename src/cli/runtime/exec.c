@@ -15,35 +15,36 @@
 #include "util/strutil.h"
 
 static const char exec_help[] =
-	"NAME:\n"
-	"   cove-runtime exec - run a new process inside a container\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime exec [command options] <container-id> <command> [args...]\n"
-	"   cove-runtime exec [command options] -p process.json <container-id>\n"
-	"\n"
-	"DESCRIPTION:\n"
-	"   The process joins the container's namespaces and cgroup and gets\n"
-	"   the container's user, environment, capabilities, no_new_privileges\n"
-	"   and seccomp profile unless overridden. Without --detach, exits\n"
-	"   with the process's exit status.\n"
-	"\n"
-	"OPTIONS:\n"
-	"   -p, --process FILE       a runtime-spec process JSON ('-' for stdin)\n"
-	"   -t, --tty                allocate a pseudo-terminal\n"
-	"   -d, --detach             do not wait for the process\n"
-	"   -e, --env NAME=VALUE     set an environment variable (repeatable)\n"
-	"   --cwd DIR                working directory in the container\n"
-	"   -u, --user UID[:GID]     user and group ids\n"
-	"   -g, --additional-gids G  an additional group id (repeatable)\n"
-	"   -c, --cap CAP            add a capability (repeatable)\n"
-	"   --no-new-privs           set no_new_privileges\n"
-	"   --apparmor PROFILE       AppArmor profile (error if unsupported)\n"
-	"   --process-label LABEL    SELinux label (error if unsupported)\n"
-	"   --console-socket PATH    unix socket that receives the pty master\n"
-	"   --pid-file FILE          write the process's pid to FILE\n"
-	"   --preserve-fds N         pass N extra fds to the process\n"
-	"   -h, --help               show this help\n";
+    "NAME:\n"
+    "   cove-runtime exec - run a new process inside a container\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime exec [command options] <container-id> <command> "
+    "[args...]\n"
+    "   cove-runtime exec [command options] -p process.json <container-id>\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   The process joins the container's namespaces and cgroup and gets\n"
+    "   the container's user, environment, capabilities, no_new_privileges\n"
+    "   and seccomp profile unless overridden. Without --detach, exits\n"
+    "   with the process's exit status.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -p, --process FILE       a runtime-spec process JSON ('-' for stdin)\n"
+    "   -t, --tty                allocate a pseudo-terminal\n"
+    "   -d, --detach             do not wait for the process\n"
+    "   -e, --env NAME=VALUE     set an environment variable (repeatable)\n"
+    "   --cwd DIR                working directory in the container\n"
+    "   -u, --user UID[:GID]     user and group ids\n"
+    "   -g, --additional-gids G  an additional group id (repeatable)\n"
+    "   -c, --cap CAP            add a capability (repeatable)\n"
+    "   --no-new-privs           set no_new_privileges\n"
+    "   --apparmor PROFILE       AppArmor profile (error if unsupported)\n"
+    "   --process-label LABEL    SELinux label (error if unsupported)\n"
+    "   --console-socket PATH    unix socket that receives the pty master\n"
+    "   --pid-file FILE          write the process's pid to FILE\n"
+    "   --preserve-fds N         pass N extra fds to the process\n"
+    "   -h, --help               show this help\n";
 
 enum {
 	OPT_CWD = 256,
@@ -74,34 +75,35 @@ static int add_cap(json_t *caps, const char *set, const char *name)
 		arr = json_array();
 		json_object_set_new(caps, set, arr);
 	}
-	json_array_foreach(arr, i, v) if (json_is_string(v) &&
-					  !strcmp(json_string_value(v), name)) return 0;
+	json_array_foreach(arr, i,
+			   v) if (json_is_string(v) &&
+				  !strcmp(json_string_value(v), name)) return 0;
 	return json_array_append_new(arr, json_string(name));
 }
 
 int cmd_exec(struct cove_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "process", required_argument, NULL, 'p' },
-		{ "tty", no_argument, NULL, 't' },
-		{ "detach", no_argument, NULL, 'd' },
-		{ "env", required_argument, NULL, 'e' },
-		{ "cwd", required_argument, NULL, OPT_CWD },
-		{ "user", required_argument, NULL, 'u' },
-		{ "additional-gids", required_argument, NULL, 'g' },
-		{ "cap", required_argument, NULL, 'c' },
-		{ "no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS },
-		{ "apparmor", required_argument, NULL, OPT_APPARMOR },
-		{ "process-label", required_argument, NULL, OPT_LABEL },
-		{ "console-socket", required_argument, NULL, OPT_CONSOLE_SOCKET },
-		{ "pid-file", required_argument, NULL, OPT_PID_FILE },
-		{ "preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS },
-		{ "cgroup", required_argument, NULL, OPT_CGROUP },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"process", required_argument, NULL, 'p'},
+	    {"tty", no_argument, NULL, 't'},
+	    {"detach", no_argument, NULL, 'd'},
+	    {"env", required_argument, NULL, 'e'},
+	    {"cwd", required_argument, NULL, OPT_CWD},
+	    {"user", required_argument, NULL, 'u'},
+	    {"additional-gids", required_argument, NULL, 'g'},
+	    {"cap", required_argument, NULL, 'c'},
+	    {"no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS},
+	    {"apparmor", required_argument, NULL, OPT_APPARMOR},
+	    {"process-label", required_argument, NULL, OPT_LABEL},
+	    {"console-socket", required_argument, NULL, OPT_CONSOLE_SOCKET},
+	    {"pid-file", required_argument, NULL, OPT_PID_FILE},
+	    {"preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS},
+	    {"cgroup", required_argument, NULL, OPT_CGROUP},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	struct cove_exec_opts o = { .root = cli->root };
-	struct cove_error err = { 0 };
+	struct cove_exec_opts o = {.root = cli->root};
+	struct cove_error err = {0};
 	_cleanup_state_ struct cove_state *s = NULL;
 	_cleanup_json_ json_t *proc = NULL;
 	_cleanup_strv_ char **envs = NULL, **caps = NULL, **gids = NULL;
@@ -125,9 +127,10 @@ int cmd_exec(struct cove_cli *cli, int argc, char **argv)
 			break;
 		case 'e':
 			if (!strchr(optarg, '='))
-				return cli_failf(cli,
-						 "invalid --env '%s': expected NAME=VALUE",
-						 optarg);
+				return cli_failf(
+				    cli,
+				    "invalid --env '%s': expected NAME=VALUE",
+				    optarg);
 			cove_strv_push(&envs, optarg);
 			break;
 		case OPT_CWD:
@@ -160,8 +163,9 @@ int cmd_exec(struct cove_cli *cli, int argc, char **argv)
 		case OPT_PRESERVE_FDS:
 			if (cove_parse_int(optarg, &o.preserve_fds) < 0 ||
 			    o.preserve_fds < 0)
-				return cli_usage(cli, "exec",
-						 "invalid --preserve-fds value");
+				return cli_usage(
+				    cli, "exec",
+				    "invalid --preserve-fds value");
 			break;
 		case OPT_CGROUP:
 			break;
@@ -178,8 +182,8 @@ int cmd_exec(struct cove_cli *cli, int argc, char **argv)
 		return cli_fail(cli, &err);
 
 	if (process_file) {
-		const char *name = !strcmp(process_file, "-") ? "/dev/stdin"
-							      : process_file;
+		const char *name =
+		    !strcmp(process_file, "-") ? "/dev/stdin" : process_file;
 		if (cove_json_load_file(name, 4u << 20, &proc, &err) < 0)
 			return cli_fail(cli, &err);
 		if (!json_is_object(proc))
@@ -187,14 +191,15 @@ int cmd_exec(struct cove_cli *cli, int argc, char **argv)
 					 process_file);
 	} else {
 		/* Defaults from the container's own process. */
-		json_t *base = s->config ? json_object_get(s->config, "process")
-					 : NULL;
+		json_t *base =
+		    s->config ? json_object_get(s->config, "process") : NULL;
 		json_t *args = json_array();
 		if (optind >= argc) {
 			json_decref(args);
 			return cli_usage(cli, "exec", "a command is required");
 		}
-		proc = json_is_object(base) ? json_deep_copy(base) : json_object();
+		proc =
+		    json_is_object(base) ? json_deep_copy(base) : json_object();
 		for (int i = optind; i < argc; i++)
 			json_array_append_new(args, json_string(argv[i]));
 		json_object_set_new(proc, "args", args);
@@ -227,7 +232,8 @@ int cmd_exec(struct cove_cli *cli, int argc, char **argv)
 		    (colon && cove_parse_uint32(colon + 1, &gid) < 0)) {
 			json_decref(u);
 			return cli_failf(cli,
-					 "invalid --user '%s': expected UID[:GID] as numbers",
+					 "invalid --user '%s': expected "
+					 "UID[:GID] as numbers",
 					 user);
 		}
 		json_object_set_new(u, "uid", json_integer(uid));
@@ -245,9 +251,8 @@ int cmd_exec(struct cove_cli *cli, int argc, char **argv)
 			uint32_t v;
 			if (cove_parse_uint32(*g, &v) < 0) {
 				json_decref(arr);
-				return cli_failf(cli,
-						 "invalid --additional-gids '%s'",
-						 *g);
+				return cli_failf(
+				    cli, "invalid --additional-gids '%s'", *g);
 			}
 			json_array_append_new(arr, json_integer(v));
 		}
@@ -260,12 +265,12 @@ int cmd_exec(struct cove_cli *cli, int argc, char **argv)
 			json_object_set_new(proc, "capabilities", cj);
 		}
 		for (char **cp = caps; *cp; cp++) {
-			static const char *const sets[] = { "bounding", "effective",
-							    "permitted",
-							    "inheritable",
-							    "ambient" };
+			static const char *const sets[] = {
+			    "bounding", "effective", "permitted", "inheritable",
+			    "ambient"};
 			if (cove_cap_from_name(*cp) < 0)
-				return cli_failf(cli, "invalid --cap '%s'", *cp);
+				return cli_failf(cli, "invalid --cap '%s'",
+						 *cp);
 			for (size_t i = 0; i < ARRAY_SIZE(sets); i++)
 				add_cap(cj, sets[i], *cp);
 		}
@@ -273,7 +278,8 @@ int cmd_exec(struct cove_cli *cli, int argc, char **argv)
 	if (nnp)
 		json_object_set_new(proc, "noNewPrivileges", json_true());
 	if (apparmor)
-		json_object_set_new(proc, "apparmorProfile", json_string(apparmor));
+		json_object_set_new(proc, "apparmorProfile",
+				    json_string(apparmor));
 	if (label)
 		json_object_set_new(proc, "selinuxLabel", json_string(label));
 
@@ -284,10 +290,10 @@ int cmd_exec(struct cove_cli *cli, int argc, char **argv)
 	if (o.detach)
 		return 0;
 	{
-		static const int sigs[] = { SIGINT,  SIGTERM, SIGHUP,
-					    SIGQUIT, SIGUSR1, SIGUSR2 };
-		struct sigaction sa = { .sa_handler = forward,
-					.sa_flags = SA_RESTART };
+		static const int sigs[] = {SIGINT,  SIGTERM, SIGHUP,
+					   SIGQUIT, SIGUSR1, SIGUSR2};
+		struct sigaction sa = {.sa_handler = forward,
+				       .sa_flags = SA_RESTART};
 		exec_pid = pid;
 		for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 			sigaction(sigs[i], &sa, NULL);

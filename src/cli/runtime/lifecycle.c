@@ -16,83 +16,83 @@
 #include "util/strutil.h"
 
 static const char state_help[] =
-	"NAME:\n"
-	"   cove-runtime state - print the state of a container\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime state <container-id>\n"
-	"\n"
-	"DESCRIPTION:\n"
-	"   Prints the runtime-spec state document (ociVersion, id, status,\n"
-	"   pid, bundle, annotations) as JSON. The status is one of creating,\n"
-	"   created, running, paused, stopped.\n";
+    "NAME:\n"
+    "   cove-runtime state - print the state of a container\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime state <container-id>\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Prints the runtime-spec state document (ociVersion, id, status,\n"
+    "   pid, bundle, annotations) as JSON. The status is one of creating,\n"
+    "   created, running, paused, stopped.\n";
 
 static const char kill_help[] =
-	"NAME:\n"
-	"   cove-runtime kill - send a signal to a container\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime kill [command options] <container-id> [signal]\n"
-	"\n"
-	"DESCRIPTION:\n"
-	"   Sends SIGNAL (a name such as TERM or SIGKILL, or a number; default\n"
-	"   SIGTERM) to the container's init process.\n"
-	"\n"
-	"OPTIONS:\n"
-	"   -a, --all    send the signal to every process of the container\n";
+    "NAME:\n"
+    "   cove-runtime kill - send a signal to a container\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime kill [command options] <container-id> [signal]\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Sends SIGNAL (a name such as TERM or SIGKILL, or a number; default\n"
+    "   SIGTERM) to the container's init process.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -a, --all    send the signal to every process of the container\n";
 
 static const char delete_help[] =
-	"NAME:\n"
-	"   cove-runtime delete - delete a container\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime delete [command options] <container-id>\n"
-	"\n"
-	"DESCRIPTION:\n"
-	"   Removes a stopped (or created) container: runs the poststop hooks,\n"
-	"   removes its cgroup and its state.\n"
-	"\n"
-	"OPTIONS:\n"
-	"   -f, --force  kill a running container first (SIGKILL)\n";
+    "NAME:\n"
+    "   cove-runtime delete - delete a container\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime delete [command options] <container-id>\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Removes a stopped (or created) container: runs the poststop hooks,\n"
+    "   removes its cgroup and its state.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -f, --force  kill a running container first (SIGKILL)\n";
 
 static const char pause_help[] =
-	"NAME:\n"
-	"   cove-runtime pause - freeze all processes of a container\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime pause <container-id>\n";
+    "NAME:\n"
+    "   cove-runtime pause - freeze all processes of a container\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime pause <container-id>\n";
 
 static const char resume_help[] =
-	"NAME:\n"
-	"   cove-runtime resume - thaw a paused container\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime resume <container-id>\n";
+    "NAME:\n"
+    "   cove-runtime resume - thaw a paused container\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime resume <container-id>\n";
 
 static const char list_help[] =
-	"NAME:\n"
-	"   cove-runtime list - list containers\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime list [command options]\n"
-	"\n"
-	"OPTIONS:\n"
-	"   -f, --format table|json  output format (default table)\n"
-	"   -q, --quiet              print only the container ids\n";
+    "NAME:\n"
+    "   cove-runtime list - list containers\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime list [command options]\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -f, --format table|json  output format (default table)\n"
+    "   -q, --quiet              print only the container ids\n";
 
 static const char ps_help[] =
-	"NAME:\n"
-	"   cove-runtime ps - list the processes of a container\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime ps [command options] <container-id> [ps options]\n"
-	"\n"
-	"DESCRIPTION:\n"
-	"   With the table format, runs ps(1) with PS OPTIONS (default -ef)\n"
-	"   and keeps the header and the lines of the container's processes.\n"
-	"\n"
-	"OPTIONS:\n"
-	"   -f, --format table|json  json prints the array of host pids\n";
+    "NAME:\n"
+    "   cove-runtime ps - list the processes of a container\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime ps [command options] <container-id> [ps options]\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   With the table format, runs ps(1) with PS OPTIONS (default -ef)\n"
+    "   and keeps the header and the lines of the container's processes.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -f, --format table|json  json prints the array of host pids\n";
 
 static bool wants_help(int argc, char **argv)
 {
@@ -105,7 +105,7 @@ static bool wants_help(int argc, char **argv)
 int cmd_state(struct cove_cli *cli, int argc, char **argv)
 {
 	_cleanup_state_ struct cove_state *s = NULL;
-	struct cove_error err = { 0 };
+	struct cove_error err = {0};
 	_cleanup_json_ json_t *j = NULL;
 	char *text;
 
@@ -114,7 +114,8 @@ int cmd_state(struct cove_cli *cli, int argc, char **argv)
 	if (cli_no_options(cli, "state", argc, argv))
 		return 1;
 	if (argc != 2)
-		return cli_usage(cli, "state", "exactly one container id is required");
+		return cli_usage(cli, "state",
+				 "exactly one container id is required");
 	if (cove_state_load(cli->root, argv[1], &s, &err) < 0)
 		return cli_fail(cli, &err);
 	j = cove_state_to_json(s);
@@ -129,11 +130,11 @@ int cmd_state(struct cove_cli *cli, int argc, char **argv)
 int cmd_kill(struct cove_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "all", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"all", no_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	struct cove_error err = { 0 };
+	struct cove_error err = {0};
 	bool all = false;
 	int sig = SIGTERM, c;
 
@@ -149,7 +150,8 @@ int cmd_kill(struct cove_cli *cli, int argc, char **argv)
 		}
 	}
 	if (optind >= argc || argc - optind > 2)
-		return cli_usage(cli, "kill", "usage: kill [--all] ID [SIGNAL]");
+		return cli_usage(cli, "kill",
+				 "usage: kill [--all] ID [SIGNAL]");
 	if (argc - optind == 2) {
 		sig = cli_parse_signal(argv[optind + 1]);
 		if (sig < 0)
@@ -164,11 +166,11 @@ int cmd_kill(struct cove_cli *cli, int argc, char **argv)
 int cmd_delete(struct cove_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"force", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	struct cove_error err = { 0 };
+	struct cove_error err = {0};
 	bool force = false;
 	int c, r;
 
@@ -184,7 +186,8 @@ int cmd_delete(struct cove_cli *cli, int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage(cli, "delete", "exactly one container id is required");
+		return cli_usage(cli, "delete",
+				 "exactly one container id is required");
 	r = cove_container_delete(cli->root, argv[optind], force, &err);
 	if (r < 0) {
 		/* runc: deleting a missing container with -f is not an error */
@@ -197,10 +200,9 @@ int cmd_delete(struct cove_cli *cli, int argc, char **argv)
 	return 0;
 }
 
-static int pause_resume(struct cove_cli *cli, int argc, char **argv,
-			bool pause)
+static int pause_resume(struct cove_cli *cli, int argc, char **argv, bool pause)
 {
-	struct cove_error err = { 0 };
+	struct cove_error err = {0};
 
 	if (wants_help(argc, argv))
 		return cli_help(pause ? pause_help : resume_help);
@@ -227,12 +229,12 @@ int cmd_resume(struct cove_cli *cli, int argc, char **argv)
 int cmd_list(struct cove_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"format", required_argument, NULL, 'f'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	struct cove_error err = { 0 };
+	struct cove_error err = {0};
 	_cleanup_strv_ char **ids = NULL;
 	_cleanup_json_ json_t *arr = json_array();
 	bool json = false, quiet = false;
@@ -243,7 +245,8 @@ int cmd_list(struct cove_cli *cli, int argc, char **argv)
 		case 'f':
 			if (strcmp(optarg, "table") && strcmp(optarg, "json"))
 				return cli_failf(cli,
-						 "invalid format '%s': must be table or json",
+						 "invalid format '%s': must be "
+						 "table or json",
 						 optarg);
 			json = !strcmp(optarg, "json");
 			break;
@@ -268,8 +271,7 @@ int cmd_list(struct cove_cli *cli, int argc, char **argv)
 		char pid[16], owner[32];
 		struct cove_state *s;
 	};
-	size_t n = cove_strv_length(ids), w_id = 2, w_bundle = 6,
-	       w_created = 7;
+	size_t n = cove_strv_length(ids), w_id = 2, w_bundle = 6, w_created = 7;
 	struct row *rows = calloc(n + 1, sizeof(*rows));
 	if (!rows)
 		return cli_failf(cli, "out of memory");
@@ -302,9 +304,9 @@ int cmd_list(struct cove_cli *cli, int argc, char **argv)
 		json_array_append_new(arr, j);
 	}
 	if (!json) {
-		printf("%-*s   %-8s   %-8s   %-*s   %-*s   %s\n", (int)w_id, "ID",
-		       "PID", "STATUS", (int)w_bundle, "BUNDLE", (int)w_created,
-		       "CREATED", "OWNER");
+		printf("%-*s   %-8s   %-8s   %-*s   %-*s   %s\n", (int)w_id,
+		       "ID", "PID", "STATUS", (int)w_bundle, "BUNDLE",
+		       (int)w_created, "CREATED", "OWNER");
 		for (size_t i = 0; i < n; i++) {
 			struct cove_state *s = rows[i].s;
 			if (!s)
@@ -330,14 +332,14 @@ int cmd_list(struct cove_cli *cli, int argc, char **argv)
 int cmd_ps(struct cove_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	_cleanup_state_ struct cove_state *s = NULL;
 	_cleanup_cgroup_ struct cove_cgroup *cg = NULL;
 	_cleanup_free_ pid_t *pids = NULL;
-	struct cove_error err = { 0 };
+	struct cove_error err = {0};
 	size_t n = 0;
 	bool json = false;
 	int c;
@@ -347,7 +349,8 @@ int cmd_ps(struct cove_cli *cli, int argc, char **argv)
 		case 'f':
 			if (strcmp(optarg, "table") && strcmp(optarg, "json"))
 				return cli_failf(cli,
-						 "invalid format '%s': must be table or json",
+						 "invalid format '%s': must be "
+						 "table or json",
 						 optarg);
 			json = !strcmp(optarg, "json");
 			break;
@@ -398,7 +401,7 @@ int cmd_ps(struct cove_cli *cli, int argc, char **argv)
 			return cli_failf(cli, "pipe: %s", strerror(errno));
 		child = fork();
 		if (child == 0) {
-			char *def[] = { "ps", "-ef", NULL };
+			char *def[] = {"ps", "-ef", NULL};
 			dup2(pfd[1], 1);
 			if (optind + 1 < argc) {
 				argv[optind] = "ps";
@@ -415,7 +418,8 @@ int cmd_ps(struct cove_cli *cli, int argc, char **argv)
 				char *save = NULL, *copy = strdup(line), *tok;
 				int col = 0;
 				for (tok = strtok_r(copy, " \t\n", &save); tok;
-				     tok = strtok_r(NULL, " \t\n", &save), col++)
+				     tok = strtok_r(NULL, " \t\n", &save),
+				    col++)
 					if (!strcmp(tok, "PID"))
 						pid_col = col;
 				free(copy);
@@ -427,7 +431,8 @@ int cmd_ps(struct cove_cli *cli, int argc, char **argv)
 				char *save = NULL, *copy = strdup(line), *tok;
 				int col = 0, pid = -1;
 				for (tok = strtok_r(copy, " \t\n", &save); tok;
-				     tok = strtok_r(NULL, " \t\n", &save), col++)
+				     tok = strtok_r(NULL, " \t\n", &save),
+				    col++)
 					if (col == pid_col) {
 						cove_parse_int(tok, &pid);
 						break;

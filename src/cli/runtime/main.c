@@ -26,48 +26,49 @@
 #endif
 
 static const struct cove_cli_cmd commands[] = {
-	{ "create", cmd_create, "create a container" },
-	{ "start", cmd_start, "start the user process of a created container" },
-	{ "run", cmd_run, "create and start a container" },
-	{ "state", cmd_state, "print the state of a container" },
-	{ "kill", cmd_kill, "send a signal to the container's init process" },
-	{ "delete", cmd_delete, "delete a container and its resources" },
-	{ "exec", cmd_exec, "run a new process inside a container" },
-	{ "ps", cmd_ps, "list the processes of a container" },
-	{ "list", cmd_list, "list containers" },
-	{ "pause", cmd_pause, "suspend all processes of a container" },
-	{ "resume", cmd_resume, "resume a paused container" },
-	{ "update", cmd_update, "update the resource limits of a container" },
-	{ "spec", cmd_spec, "write a default config.json" },
-	{ "features", cmd_features, "print the features cove supports (JSON)" },
-	{ "events", cmd_events, "print container statistics and events" },
+    {"create", cmd_create, "create a container"},
+    {"start", cmd_start, "start the user process of a created container"},
+    {"run", cmd_run, "create and start a container"},
+    {"state", cmd_state, "print the state of a container"},
+    {"kill", cmd_kill, "send a signal to the container's init process"},
+    {"delete", cmd_delete, "delete a container and its resources"},
+    {"exec", cmd_exec, "run a new process inside a container"},
+    {"ps", cmd_ps, "list the processes of a container"},
+    {"list", cmd_list, "list containers"},
+    {"pause", cmd_pause, "suspend all processes of a container"},
+    {"resume", cmd_resume, "resume a paused container"},
+    {"update", cmd_update, "update the resource limits of a container"},
+    {"spec", cmd_spec, "write a default config.json"},
+    {"features", cmd_features, "print the features cove supports (JSON)"},
+    {"events", cmd_events, "print container statistics and events"},
 };
 
 static const char main_help[] =
-	"NAME:\n"
-	"   cove-runtime - an OCI runtime (runtime-spec 1.2), runc-compatible\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime [global options] command [command options] [arguments...]\n"
-	"\n"
-	"COMMANDS:\n"
-	"%s"
-	"\n"
-	"GLOBAL OPTIONS:\n"
-	"   --root DIR               state directory (default /run/cove, or\n"
-	"                            $XDG_RUNTIME_DIR/cove when not root)\n"
-	"   --log FILE               also write errors and debug logs to FILE\n"
-	"   --log-format text|json   format of the --log file (default text)\n"
-	"   --debug                  log debug messages\n"
-	"   --systemd-cgroup         use the systemd cgroup manager (error if\n"
-	"                            systemd is not running)\n"
-	"   --cgroup-manager M       cgroupfs, systemd or disabled (crun)\n"
-	"   --rootless VALUE         accepted for runc compatibility (auto)\n"
-	"   --criu PATH              accepted for runc compatibility (unused)\n"
-	"   -v, --version            print the version and the feature flags\n"
-	"   -h, --help               show this help\n"
-	"\n"
-	"Run 'cove-runtime COMMAND --help' for a command's options.\n";
+    "NAME:\n"
+    "   cove-runtime - an OCI runtime (runtime-spec 1.2), runc-compatible\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime [global options] command [command options] "
+    "[arguments...]\n"
+    "\n"
+    "COMMANDS:\n"
+    "%s"
+    "\n"
+    "GLOBAL OPTIONS:\n"
+    "   --root DIR               state directory (default /run/cove, or\n"
+    "                            $XDG_RUNTIME_DIR/cove when not root)\n"
+    "   --log FILE               also write errors and debug logs to FILE\n"
+    "   --log-format text|json   format of the --log file (default text)\n"
+    "   --debug                  log debug messages\n"
+    "   --systemd-cgroup         use the systemd cgroup manager (error if\n"
+    "                            systemd is not running)\n"
+    "   --cgroup-manager M       cgroupfs, systemd or disabled (crun)\n"
+    "   --rootless VALUE         accepted for runc compatibility (auto)\n"
+    "   --criu PATH              accepted for runc compatibility (unused)\n"
+    "   -v, --version            print the version and the feature flags\n"
+    "   -h, --help               show this help\n"
+    "\n"
+    "Run 'cove-runtime COMMAND --help' for a command's options.\n";
 
 static void print_help(void)
 {
@@ -87,7 +88,8 @@ static void print_version(void)
 	printf("commit: %s\n", COVE_GIT_COMMIT);
 	printf("spec: 1.2.0\n");
 	/* Only what this build really does (crun's flag line format). */
-	printf("+CAP +SECCOMP +EBPF +USERNS +CGROUPV1 +CGROUPV2 +HYBRID +HOOKS +PIDFD +MEMFD-CLONE -SYSTEMD -SELINUX -APPARMOR -CRIU\n");
+	printf("+CAP +SECCOMP +EBPF +USERNS +CGROUPV1 +CGROUPV2 +HYBRID +HOOKS "
+	       "+PIDFD +MEMFD-CLONE -SYSTEMD -SELINUX -APPARMOR -CRIU\n");
 }
 
 static void log_line(struct cove_cli *cli, const char *level, const char *msg)
@@ -123,7 +125,7 @@ int cli_fail(struct cove_cli *cli, const struct cove_error *err)
 
 int cli_failf(struct cove_cli *cli, const char *fmt, ...)
 {
-	struct cove_error err = { .code = EINVAL };
+	struct cove_error err = {.code = EINVAL};
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
@@ -174,18 +176,23 @@ int cli_unknown_option(struct cove_cli *cli, const char *cmd, char **argv)
 	const char *arg = optind > 0 ? argv[optind - 1] : "";
 
 	if (optopt && (arg[0] != '-' || arg[1] == '-' || !strchr(arg, optopt)))
-		return cli_failf(cli, "%s: unknown or incomplete option '-%c' (see 'cove-runtime %s --help')",
+		return cli_failf(cli,
+				 "%s: unknown or incomplete option '-%c' (see "
+				 "'cove-runtime %s --help')",
 				 cmd, optopt, cmd);
-	return cli_failf(cli, "%s: unknown or incomplete option '%s' (see 'cove-runtime %s --help')",
+	return cli_failf(cli,
+			 "%s: unknown or incomplete option '%s' (see "
+			 "'cove-runtime %s --help')",
 			 cmd, arg, cmd);
 }
 
-int cli_no_options(struct cove_cli *cli, const char *cmd, int argc,
-		   char **argv)
+int cli_no_options(struct cove_cli *cli, const char *cmd, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)
 		if (argv[i][0] == '-' && argv[i][1])
-			return cli_failf(cli, "%s: unknown option '%s' (see 'cove-runtime %s --help')",
+			return cli_failf(cli,
+					 "%s: unknown option '%s' (see "
+					 "'cove-runtime %s --help')",
 					 cmd, argv[i], cmd);
 	return 0;
 }
@@ -194,17 +201,17 @@ static const struct {
 	const char *name;
 	int sig;
 } signals[] = {
-	{ "HUP", SIGHUP },   { "INT", SIGINT },	    { "QUIT", SIGQUIT },
-	{ "ILL", SIGILL },   { "TRAP", SIGTRAP },   { "ABRT", SIGABRT },
-	{ "IOT", SIGIOT },   { "BUS", SIGBUS },	    { "FPE", SIGFPE },
-	{ "KILL", SIGKILL }, { "USR1", SIGUSR1 },   { "SEGV", SIGSEGV },
-	{ "USR2", SIGUSR2 }, { "PIPE", SIGPIPE },   { "ALRM", SIGALRM },
-	{ "TERM", SIGTERM }, { "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD },
-	{ "CONT", SIGCONT }, { "STOP", SIGSTOP },   { "TSTP", SIGTSTP },
-	{ "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },   { "URG", SIGURG },
-	{ "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },   { "VTALRM", SIGVTALRM },
-	{ "PROF", SIGPROF }, { "WINCH", SIGWINCH }, { "IO", SIGIO },
-	{ "POLL", SIGPOLL }, { "PWR", SIGPWR },	    { "SYS", SIGSYS },
+    {"HUP", SIGHUP},   {"INT", SIGINT},	      {"QUIT", SIGQUIT},
+    {"ILL", SIGILL},   {"TRAP", SIGTRAP},     {"ABRT", SIGABRT},
+    {"IOT", SIGIOT},   {"BUS", SIGBUS},	      {"FPE", SIGFPE},
+    {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
+    {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},
+    {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},
+    {"CONT", SIGCONT}, {"STOP", SIGSTOP},     {"TSTP", SIGTSTP},
+    {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
+    {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM},
+    {"PROF", SIGPROF}, {"WINCH", SIGWINCH},   {"IO", SIGIO},
+    {"POLL", SIGPOLL}, {"PWR", SIGPWR},	      {"SYS", SIGSYS},
 };
 
 int cli_parse_signal(const char *s)
@@ -260,19 +267,19 @@ enum {
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "root", required_argument, NULL, OPT_ROOT },
-		{ "log", required_argument, NULL, OPT_LOG },
-		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
-		{ "debug", no_argument, NULL, OPT_DEBUG },
-		{ "systemd-cgroup", no_argument, NULL, OPT_SYSTEMD_CGROUP },
-		{ "cgroup-manager", required_argument, NULL, OPT_CGROUP_MANAGER },
-		{ "rootless", required_argument, NULL, OPT_ROOTLESS },
-		{ "criu", required_argument, NULL, OPT_CRIU },
-		{ "version", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"root", required_argument, NULL, OPT_ROOT},
+	    {"log", required_argument, NULL, OPT_LOG},
+	    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+	    {"debug", no_argument, NULL, OPT_DEBUG},
+	    {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD_CGROUP},
+	    {"cgroup-manager", required_argument, NULL, OPT_CGROUP_MANAGER},
+	    {"rootless", required_argument, NULL, OPT_ROOTLESS},
+	    {"criu", required_argument, NULL, OPT_CRIU},
+	    {"version", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	struct cove_cli cli = { .cgroup_manager = COVE_CGROUP_MANAGER_CGROUPFS };
+	struct cove_cli cli = {.cgroup_manager = COVE_CGROUP_MANAGER_CGROUPFS};
 	_cleanup_free_ char *default_root = NULL;
 	const char *cmd;
 	int c, r;
@@ -289,7 +296,8 @@ int main(int argc, char **argv)
 		case OPT_LOG_FORMAT:
 			if (strcmp(optarg, "text") && strcmp(optarg, "json"))
 				return cli_failf(&cli,
-						 "invalid --log-format '%s': must be text or json",
+						 "invalid --log-format '%s': "
+						 "must be text or json",
 						 optarg);
 			cli.log_json = !strcmp(optarg, "json");
 			break;
@@ -301,15 +309,20 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CGROUP_MANAGER:
 			if (!strcmp(optarg, "cgroupfs"))
-				cli.cgroup_manager = COVE_CGROUP_MANAGER_CGROUPFS;
+				cli.cgroup_manager =
+				    COVE_CGROUP_MANAGER_CGROUPFS;
 			else if (!strcmp(optarg, "systemd"))
-				cli.cgroup_manager = COVE_CGROUP_MANAGER_SYSTEMD;
+				cli.cgroup_manager =
+				    COVE_CGROUP_MANAGER_SYSTEMD;
 			else if (!strcmp(optarg, "disabled"))
-				cli.cgroup_manager = COVE_CGROUP_MANAGER_DISABLED;
+				cli.cgroup_manager =
+				    COVE_CGROUP_MANAGER_DISABLED;
 			else
-				return cli_failf(&cli,
-						 "invalid --cgroup-manager '%s': must be cgroupfs, systemd or disabled",
-						 optarg);
+				return cli_failf(
+				    &cli,
+				    "invalid --cgroup-manager '%s': must be "
+				    "cgroupfs, systemd or disabled",
+				    optarg);
 			break;
 		case OPT_ROOTLESS:
 		case OPT_CRIU:
@@ -354,9 +367,11 @@ int main(int argc, char **argv)
 		    !strcmp(cmd, "exec")) {
 			r = cove_ensure_cloned_binary(argc, argv);
 			if (r < 0)
-				return cli_failf(&cli,
-						 "cannot re-execute from a sealed copy of the binary: %s",
-						 strerror(-r));
+				return cli_failf(
+				    &cli,
+				    "cannot re-execute from a sealed copy of "
+				    "the binary: %s",
+				    strerror(-r));
 		}
 		optind = 0; /* a full getopt reset for the subcommand */
 		r = commands[i].fn(&cli, sub_argc, sub_argv);
@@ -364,6 +379,6 @@ int main(int argc, char **argv)
 			fclose(cli.log);
 		return r;
 	}
-	return cli_failf(&cli, "unknown command '%s' (see 'cove-runtime --help')",
-			 cmd);
+	return cli_failf(
+	    &cli, "unknown command '%s' (see 'cove-runtime --help')", cmd);
 }

@@ -14,45 +14,45 @@
 #include "util/fs.h"
 
 static const char spec_help[] =
-	"NAME:\n"
-	"   cove-runtime spec - write a default config.json\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime spec [command options]\n"
-	"\n"
-	"DESCRIPTION:\n"
-	"   Writes config.json into the bundle directory: 'sh' as the process,\n"
-	"   a read-only rootfs at ./rootfs, the standard mounts, masked and\n"
-	"   read-only paths. Refuses to overwrite an existing config.json.\n"
-	"\n"
-	"OPTIONS:\n"
-	"   -b, --bundle DIR   bundle directory (default: current directory)\n"
-	"   --rootless         a config for an unprivileged user: a user\n"
-	"                      namespace mapping root to the caller, no network\n"
-	"                      namespace, /sys bind-mounted, no device cgroup\n"
-	"   -h, --help         show this help\n";
+    "NAME:\n"
+    "   cove-runtime spec - write a default config.json\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime spec [command options]\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Writes config.json into the bundle directory: 'sh' as the process,\n"
+    "   a read-only rootfs at ./rootfs, the standard mounts, masked and\n"
+    "   read-only paths. Refuses to overwrite an existing config.json.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -b, --bundle DIR   bundle directory (default: current directory)\n"
+    "   --rootless         a config for an unprivileged user: a user\n"
+    "                      namespace mapping root to the caller, no network\n"
+    "                      namespace, /sys bind-mounted, no device cgroup\n"
+    "   -h, --help         show this help\n";
 
 static const char features_help[] =
-	"NAME:\n"
-	"   cove-runtime features - print the features cove supports\n"
-	"\n"
-	"USAGE:\n"
-	"   cove-runtime features\n"
-	"\n"
-	"DESCRIPTION:\n"
-	"   Prints the runtime-spec features document (JSON): OCI versions,\n"
-	"   hooks, mount options, namespaces, capabilities, cgroup drivers,\n"
-	"   seccomp actions, operators, architectures and flags.\n";
+    "NAME:\n"
+    "   cove-runtime features - print the features cove supports\n"
+    "\n"
+    "USAGE:\n"
+    "   cove-runtime features\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Prints the runtime-spec features document (JSON): OCI versions,\n"
+    "   hooks, mount options, namespaces, capabilities, cgroup drivers,\n"
+    "   seccomp actions, operators, architectures and flags.\n";
 
 enum { OPT_ROOTLESS = 256 };
 
 int cmd_spec(struct cove_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "bundle", required_argument, NULL, 'b' },
-		{ "rootless", no_argument, NULL, OPT_ROOTLESS },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"bundle", required_argument, NULL, 'b'},
+	    {"rootless", no_argument, NULL, OPT_ROOTLESS},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *bundle = ".";
 	bool rootless = false;
