@@ -71,7 +71,7 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 
-.PHONY: all clean check lint unit integration fuzz bundle format install
+.PHONY: all clean check check-san lint unit integration fuzz bundle format install
 
 all: $(BUILD)/cove-runtime $(if $(ENGINE_CLI_SRCS),$(BUILD)/cove) \
 	$(BUILD)/busybox-bundle/config.json
@@ -119,7 +119,21 @@ lint:
 	scripts/check-banned.sh
 	@scripts/check-format.sh
 
-check: lint unit integration
+# The same unit tests, and the core integration tests, against an ASan/UBSan
+# build (build-san/): memory errors in the runtime fail the suite.
+check-san:
+	$(MAKE) SAN=1 unit
+	$(MAKE) SAN=1 build-san/cove-runtime
+	COVE_RUNTIME_BINARY=$(CURDIR)/build-san/cove-runtime \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(PYTHON) -m pytest -q -p no:cacheprovider \
+		tests/integration/test_lifecycle.py tests/integration/test_config.py \
+		tests/integration/test_security.py tests/integration/test_cli.py
+
+# check-san runs first so that the last line printed is the full suite's
+# pytest summary.
+check: lint unit check-san integration
 
 # libFuzzer targets (clang): build/fuzz/fuzz-*
 fuzz:
