@@ -88,8 +88,9 @@ static void print_version(void)
 	printf("commit: %s\n", COVE_GIT_COMMIT);
 	printf("spec: 1.2.0\n");
 	/* Only what this build really does (crun's flag line format). */
-	printf("+CAP +SECCOMP +EBPF +USERNS +CGROUPV1 +CGROUPV2 +HYBRID +HOOKS "
-	       "+PIDFD +MEMFD-CLONE -SYSTEMD -SELINUX -APPARMOR -CRIU\n");
+	printf("+CAP +SECCOMP +SECCOMP-NOTIFY +EBPF +USERNS +IDMAP +TIMENS "
+	       "+CGROUPV1 +CGROUPV2 +HYBRID +HOOKS +PIDFD +MEMFD-CLONE "
+	       "-SYSTEMD -SELINUX -APPARMOR -CRIU\n");
 }
 
 static void log_line(struct cove_cli *cli, const char *level, const char *msg)
