@@ -1,0 +1,39 @@
+#pragma once
+/*
+ * cove's command line (podman-style): global options, one handler per
+ * subcommand, in files by command group (image.c, ...).  Handlers parse
+ * flags, call libcove, print.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "util/error.h"
+
+struct cove_ctx {
+	const char *root;	    /* image and container storage (--root) */
+	const char *runroot;	    /* runtime state (--runroot) */
+	const char *storage_driver; /* overlay | vfs */
+	const char *log_level;	    /* error | warn | info | debug */
+	bool debug;
+};
+
+struct cove_command {
+	const char *name;
+	int (*fn)(struct cove_ctx *ctx, int argc, char **argv);
+	const char *summary;
+};
+
+/* Print "cove: MSG" on stderr; returns the exit status 125 (podman's). */
+int cove_cli_fail(const struct cove_error *err);
+int cove_cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cove_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The option getopt_long() refused, named in the error. */
+int cove_cli_unknown_option(const char *cmd, char **argv);
+/* --help output (man-page style) */
+int cove_cli_help(const char *text);
+
+/* Dispatch argv[0] among @cmds (for "cove image SUBCOMMAND"). */
+int cove_cli_dispatch(struct cove_ctx *ctx, const struct cove_command *cmds,
+		      size_t n, const char *group, int argc, char **argv);
+
+int cmd_version(struct cove_ctx *ctx, int argc, char **argv);

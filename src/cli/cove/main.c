@@ -1,0 +1,244 @@
+/*
+ * cove: the engine.  Daemonless; podman's command names, flags and output
+ * formats.  This file holds the global options and the command table.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cove/cli.h"
+#include "cli/cove/commands.h"
+#include "util/cleanup.h"
+#include "util/strutil.h"
+
+#ifndef COVE_VERSION
+#define COVE_VERSION "0.0.0"
+#endif
+#ifndef COVE_GIT_COMMIT
+#define COVE_GIT_COMMIT "unknown"
+#endif
+
+static const char main_help[] =
+    "NAME:\n"
+    "   cove - containers, images, trust and fleet patching, daemonless\n"
+    "\n"
+    "USAGE:\n"
+    "   cove [global options] command [command options] [arguments...]\n"
+    "\n"
+    "COMMANDS:\n"
+    "%s"
+    "\n"
+    "GLOBAL OPTIONS:\n"
+    "   --root DIR              image and container storage (default\n"
+    "                           /var/lib/cove, or $XDG_DATA_HOME/cove when\n"
+    "                           not root)\n"
+    "   --runroot DIR           runtime state (default /run/cove-engine, or\n"
+    "                           $XDG_RUNTIME_DIR/cove-engine)\n"
+    "   --storage-driver NAME   overlay (default) or vfs (copies layers)\n"
+    "   --log-level LEVEL       error, warn, info or debug\n"
+    "   -v, --version           print the version\n"
+    "   -h, --help              show this help\n"
+    "\n"
+    "Run 'cove COMMAND --help' for a command's options.\n";
+
+int cove_cli_fail(const struct cove_error *err)
+{
+	fprintf(stderr, "cove: %s\n",
+		err->msg[0] ? err->msg : strerror(err->code ? err->code : EIO));
+	return 125;
+}
+
+int cove_cli_failf(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("cove: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 125;
+}
+
+void cove_cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("cove: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cove_cli_unknown_option(const char *cmd, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	if (optopt && (arg[0] != '-' || arg[1] == '-' || !strchr(arg, optopt)))
+		return cove_cli_failf("%s: unknown or incomplete option '-%c' "
+				      "(see 'cove %s --help')",
+				      cmd, optopt, cmd);
+	return cove_cli_failf(
+	    "%s: unknown or incomplete option '%s' (see 'cove %s --help')", cmd,
+	    arg, cmd);
+}
+
+int cove_cli_help(const char *text)
+{
+	fputs(text, stdout);
+	return 0;
+}
+
+int cove_cli_dispatch(struct cove_ctx *ctx, const struct cove_command *cmds,
+		      size_t n, const char *group, int argc, char **argv)
+{
+	if (argc < 1)
+		return cove_cli_failf(
+		    "%s: a command is required (see 'cove %s --help')", group,
+		    group);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(cmds[i].name, argv[0]))
+			continue;
+		optind = 0; /* a full getopt reset for the subcommand */
+		return cmds[i].fn(ctx, argc, argv);
+	}
+	if (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h") ||
+	    !strcmp(argv[0], "help")) {
+		printf("Usage: cove %s COMMAND\n\nCommands:\n", group);
+		for (size_t i = 0; i < n; i++)
+			printf("  %-12s %s\n", cmds[i].name, cmds[i].summary);
+		return 0;
+	}
+	return cove_cli_failf("unknown command '%s%s%s' (see 'cove %s --help')",
+			      group, *group ? " " : "", argv[0],
+			      *group ? group : "");
+}
+
+static const char version_help[] =
+    "NAME:\n"
+    "   cove version - print the version of cove\n"
+    "\n"
+    "USAGE:\n"
+    "   cove version [--format json]\n";
+
+int cmd_version(struct cove_ctx *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+		return cove_cli_help(version_help);
+	if (argc > 2 && !strcmp(argv[1], "--format") &&
+	    !strcmp(argv[2], "json")) {
+		printf("{\"Client\":{\"Version\":\"%s\",\"GitCommit\":\"%s\","
+		       "\"OsArch\":\"linux/amd64\"}}\n",
+		       COVE_VERSION, COVE_GIT_COMMIT);
+		return 0;
+	}
+	printf(
+	    "Version:      %s\nGit Commit:   %s\nOS/Arch:      linux/amd64\n",
+	    COVE_VERSION, COVE_GIT_COMMIT);
+	return 0;
+}
+
+static char *default_dir(const char *root_default, const char *xdg_var,
+			 const char *xdg_fallback, const char *leaf)
+{
+	const char *xdg;
+	const char *home = getenv("HOME");
+
+	if (geteuid() == 0)
+		return strdup(root_default);
+	xdg = getenv(xdg_var);
+	if (xdg && *xdg)
+		return cove_strdup_printf("%s/%s", xdg, leaf);
+	if (xdg_fallback && home)
+		return cove_strdup_printf("%s/%s/%s", home, xdg_fallback, leaf);
+	return cove_strdup_printf("/tmp/%s-%u", leaf, (unsigned)geteuid());
+}
+
+enum {
+	OPT_ROOT = 256,
+	OPT_RUNROOT,
+	OPT_STORAGE_DRIVER,
+	OPT_LOG_LEVEL,
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"root", required_argument, NULL, OPT_ROOT},
+	    {"runroot", required_argument, NULL, OPT_RUNROOT},
+	    {"storage-driver", required_argument, NULL, OPT_STORAGE_DRIVER},
+	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	    {"version", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	struct cove_ctx ctx = {.storage_driver = "overlay",
+			       .log_level = "warn"};
+	_cleanup_free_ char *root = NULL, *runroot = NULL;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_ROOT:
+			ctx.root = optarg;
+			break;
+		case OPT_RUNROOT:
+			ctx.runroot = optarg;
+			break;
+		case OPT_STORAGE_DRIVER:
+			if (strcmp(optarg, "overlay") && strcmp(optarg, "vfs"))
+				return cove_cli_failf(
+				    "invalid --storage-driver '%s': must be "
+				    "overlay or vfs",
+				    optarg);
+			ctx.storage_driver = optarg;
+			break;
+		case OPT_LOG_LEVEL:
+			if (strcmp(optarg, "error") && strcmp(optarg, "warn") &&
+			    strcmp(optarg, "info") && strcmp(optarg, "debug"))
+				return cove_cli_failf(
+				    "invalid --log-level '%s': must be error, "
+				    "warn, info or debug",
+				    optarg);
+			ctx.log_level = optarg;
+			ctx.debug = !strcmp(optarg, "debug");
+			break;
+		case 'v':
+			printf("cove version %s\n", COVE_VERSION);
+			return 0;
+		case 'h': {
+			char list[4096];
+			size_t n = 0;
+			for (size_t i = 0; i < cove_commands_n; i++)
+				n += (size_t)snprintf(
+				    list + n, sizeof(list) - n, "   %-12s %s\n",
+				    cove_commands[i].name,
+				    cove_commands[i].summary);
+			printf(main_help, list);
+			return 0;
+		}
+		default:
+			return cove_cli_failf("unknown global option '%s'",
+					      argv[optind - 1]);
+		}
+	}
+	if (!ctx.root) {
+		root = default_dir("/var/lib/cove", "XDG_DATA_HOME",
+				   ".local/share", "cove");
+		ctx.root = root;
+	}
+	if (!ctx.runroot) {
+		runroot = default_dir("/run/cove-engine", "XDG_RUNTIME_DIR",
+				      NULL, "cove-engine");
+		ctx.runroot = runroot;
+	}
+	if (optind >= argc)
+		return cove_cli_failf(
+		    "a command is required (see 'cove --help')");
+	return cove_cli_dispatch(&ctx, cove_commands, cove_commands_n, "",
+				 argc - optind, argv + optind);
+}
