@@ -111,9 +111,11 @@ int cove_cli_dispatch(struct cove_ctx *ctx, const struct cove_command *cmds,
 			printf("  %-12s %s\n", cmds[i].name, cmds[i].summary);
 		return 0;
 	}
-	return cove_cli_failf("unknown command '%s%s%s' (see 'cove %s --help')",
-			      group, *group ? " " : "", argv[0],
-			      *group ? group : "");
+	if (!*group)
+		return cove_cli_failf(
+		    "unknown command '%s' (see 'cove --help')", argv[0]);
+	return cove_cli_failf("unknown command '%s %s' (see 'cove %s --help')",
+			      group, argv[0], group);
 }
 
 static const char version_help[] =
