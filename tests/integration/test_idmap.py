@@ -18,11 +18,11 @@ def test_idmapped_mount_maps_owners(runner, bundle, test_tmp):
     # On-disk uid 0 appears as 1000 through a mapping 0 -> 1000 (the
     # kernel applies the mount's mapping from containerID to hostID).
     host = _host_dir(test_tmp, 0)
-    bundle.add_mount("/mnt/idm", "bind", host, ["rbind", "idmap"])
+    bundle.add_mount("/tmp/idm", "bind", host, ["rbind", "idmap"])
     m = bundle.config["mounts"][-1]
     m["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
     m["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
-    proc = runner.sh("stat -c '%u:%g' /mnt/idm/f")
+    proc = runner.sh("stat -c '%u:%g' /tmp/idm/f")
     assert proc.stdout.strip() == "1000:1000"
     # the host's view is unchanged
     st = os.stat(os.path.join(host, "f"))
@@ -31,17 +31,17 @@ def test_idmapped_mount_maps_owners(runner, bundle, test_tmp):
 
 def test_idmapped_mount_unmapped_owner_is_overflow(runner, bundle, test_tmp):
     host = _host_dir(test_tmp, 4242)
-    bundle.add_mount("/mnt/idm", "bind", host, ["rbind", "idmap"])
+    bundle.add_mount("/tmp/idm", "bind", host, ["rbind", "idmap"])
     m = bundle.config["mounts"][-1]
     m["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
     m["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
-    proc = runner.sh("stat -c '%u' /mnt/idm/f")
+    proc = runner.sh("stat -c '%u' /tmp/idm/f")
     assert proc.stdout.strip() == "65534"
 
 
 def test_idmap_without_any_mapping_is_refused(rt, bundle, container_id, test_tmp):
     host = _host_dir(test_tmp, 0)
-    bundle.add_mount("/mnt/idm", "bind", host, ["rbind", "idmap"])
+    bundle.add_mount("/tmp/idm", "bind", host, ["rbind", "idmap"])
     bundle.set_sh("true")
     cid = container_id()
     proc = rt.run("run", "-b", bundle.path, cid, check=False)
@@ -51,7 +51,7 @@ def test_idmap_without_any_mapping_is_refused(rt, bundle, container_id, test_tmp
 
 
 def test_idmap_on_non_bind_mount_is_refused(rt, bundle, container_id):
-    bundle.add_mount("/mnt/t", "tmpfs", "tmpfs", ["idmap"])
+    bundle.add_mount("/tmp/t", "tmpfs", "tmpfs", ["idmap"])
     bundle.set_sh("true")
     proc = rt.run("run", "-b", bundle.path, container_id(), check=False)
     assert proc.returncode != 0
