@@ -74,7 +74,7 @@ FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 .PHONY: all clean check check-san lint unit integration fuzz bundle format install
 
 all: $(BUILD)/cove-runtime $(if $(ENGINE_CLI_SRCS),$(BUILD)/cove) \
-	$(BUILD)/busybox-bundle/config.json
+	$(BUILD)/busybox-bundle/config.json $(BUILD)/busybox-oci.tar
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -100,6 +100,10 @@ $(BUILD)/busybox-bundle/config.json: scripts/mkbundle.sh | $(BUILD)/cove-runtime
 	scripts/mkbundle.sh $(BUILD)/busybox-bundle $(BUILD)/cove-runtime
 
 bundle: $(BUILD)/busybox-bundle/config.json
+
+# The same busybox rootfs as an OCI archive (`cove load -i`), deterministic.
+$(BUILD)/busybox-oci.tar: scripts/mkimage.sh $(BUILD)/busybox-bundle/config.json
+	scripts/mkimage.sh $(BUILD)/busybox-bundle/rootfs $@ localhost/busybox:latest
 
 $(BUILD)/tests/test-%: tests/unit/test-%.c $(BUILD)/libcove.a
 	@mkdir -p $(dir $@)

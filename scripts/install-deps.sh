@@ -17,6 +17,8 @@ PACKAGES=(
 	time
 	# peers and callers used by interoperability tests
 	crun runc podman containerd
+	# image interoperability tests: skopeo copies, umoci unpacks
+	skopeo umoci
 )
 
 missing=()

@@ -37,3 +37,16 @@ int cove_cli_dispatch(struct cove_ctx *ctx, const struct cove_command *cmds,
 		      size_t n, const char *group, int argc, char **argv);
 
 int cmd_version(struct cove_ctx *ctx, int argc, char **argv);
+
+/* image.c (login.c: login, logout): the image commands, "image" group */
+int cmd_image(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_pull(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_push(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_images(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_tag(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_rmi(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_save(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_load(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_login(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_logout(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_bundle(struct cove_ctx *ctx, int argc, char **argv);
