@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -463,6 +464,241 @@ static int map_owner(struct ctx *c, struct archive_entry *e, uid_t *ret_uid,
 	return 0;
 }
 
+static bool overlay_xattr(const char *name)
+{
+	return !strncmp(name, "trusted.overlay.", 16) ||
+	       !strncmp(name, "user.overlay.", 13);
+}
+
+static int defer_fixup(struct ctx *c, const char *path,
+		       const struct timespec times[2], mode_t mode,
+		       bool set_mode)
+{
+	struct dir_fixup *d;
+
+	if (c->n_dirs == c->cap_dirs) {
+		size_t cap = c->cap_dirs ? c->cap_dirs * 2 : 256;
+		struct dir_fixup *nd = reallocarray(c->dirs, cap, sizeof(*nd));
+		if (!nd)
+			return entry_fail(c, ENOMEM, true, "out of memory");
+		c->dirs = nd;
+		c->cap_dirs = cap;
+	}
+	d = &c->dirs[c->n_dirs];
+	*d = (struct dir_fixup){.mode = mode, .set_mode = set_mode};
+	d->times[0] = times[0];
+	d->times[1] = times[1];
+	d->path = strdup(path);
+	if (!d->path)
+		return entry_fail(c, ENOMEM, true, "out of memory");
+	c->n_dirs++;
+	return 0;
+}
+
+/*
+ * Open @path (cleaned, relative, not empty) of lower layer @lfd as an
+ * O_PATH fd of the object itself.
+ *
+ * SECURITY: no symlink is followed at all, not even the last component,
+ * and never out of the lower dir (RESOLVE_IN_ROOT on top): the object is
+ * only ever read, and what a symlink of a lower layer means depends on the
+ * merged view, which does not exist yet.
+ */
+static int open_lower(struct ctx *c, int lfd, const char *path, int *ret)
+{
+	_cleanup_close_ int fd = -1;
+	char buf[PATH_MAX];
+	char *save = NULL, *comp, *next;
+	size_t len;
+
+	if (c->have_openat2) {
+		struct open_how how = {
+		    .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+		    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
+			       RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS,
+		};
+		for (int tries = 0; tries < 16; tries++) {
+			int r = (int)syscall(SYS_openat2, lfd, path, &how,
+					     sizeof(how));
+			if (r >= 0) {
+				*ret = r;
+				return 0;
+			}
+			if (errno != EAGAIN && errno != EINTR)
+				break;
+		}
+		if (errno != ENOSYS)
+			return -errno;
+		c->have_openat2 = false;
+	}
+	len = strlen(path);
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	fd = openat(lfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (comp = strtok_r(buf, "/", &save); comp; comp = next) {
+		int nfd;
+
+		next = strtok_r(NULL, "/", &save);
+		nfd = openat(fd, comp,
+			     O_PATH | O_NOFOLLOW | O_CLOEXEC |
+				 (next ? O_DIRECTORY : 0));
+		if (nfd < 0)
+			return -errno;
+		close(fd);
+		fd = nfd;
+	}
+	*ret = TAKE_FD(fd);
+	return 0;
+}
+
+/* True when directory @fd (O_PATH) of a lower layer is opaque. */
+static bool lower_opaque(struct ctx *c, int fd)
+{
+	const char *xname =
+	    c->o->userxattr ? "user.overlay.opaque" : "trusted.overlay.opaque";
+	char proc[64], v[2];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return getxattr(proc, xname, v, sizeof(v)) == 1 && v[0] == 'y';
+}
+
+/*
+ * An ancestor of @path in lower @lfd is an opaque directory: the layers
+ * below it are hidden there.
+ */
+static bool lower_opaque_ancestor(struct ctx *c, int lfd, const char *path)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, path, len + 1);
+	while (len > 0) {
+		_cleanup_close_ int fd = -1;
+		struct stat st;
+
+		while (len > 0 && buf[len - 1] != '/')
+			len--;
+		if (len == 0)
+			break;
+		buf[--len] = '\0';
+		if (open_lower(c, lfd, buf, &fd) < 0 || fstat(fd, &st) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		return lower_opaque(c, fd);
+	}
+	return false;
+}
+
+/*
+ * What the merged view of the lower layers has at @path, when it is of
+ * type @type (S_IFDIR or S_IFREG): its O_PATH fd and stat.  -ENOENT when
+ * there is none, it is whited out, hidden by an opaque directory, or of
+ * another type.
+ */
+static int find_lower(struct ctx *c, const char *path, mode_t type, int *ret_fd,
+		      struct stat *ret_st)
+{
+	for (size_t i = 0; i < c->o->n_lower; i++) {
+		int lfd = c->o->lower_dirfds[i];
+		_cleanup_close_ int fd = -1;
+		int r = open_lower(c, lfd, path, &fd);
+
+		if (r == -ENOENT) {
+			if (lower_opaque_ancestor(c, lfd, path))
+				return -ENOENT;
+			continue;
+		}
+		/* a whiteout or symlink on the way, or an error: stop */
+		if (r < 0 || fstat(fd, ret_st) < 0 ||
+		    (ret_st->st_mode & S_IFMT) != type)
+			return -ENOENT;
+		*ret_fd = TAKE_FD(fd);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/*
+ * Copy the xattrs of @src (O_PATH) to @dst (open), overlay's own excepted;
+ * those this file system or user cannot have are counted and skipped.
+ */
+static int copy_xattrs(struct ctx *c, int src, int dst, const char *path)
+{
+	_cleanup_free_ char *names = NULL, *value = NULL;
+	char proc[64];
+	ssize_t len;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", src);
+	len = listxattr(proc, NULL, 0);
+	if (len < 0 && (errno == ENOTSUP || errno == EPERM))
+		return 0;
+	if (len < 0)
+		return entry_fail(c, errno, true, "cannot list xattrs of '%s'",
+				  path);
+	if (len == 0)
+		return 0;
+	names = malloc((size_t)len + 1);
+	value = malloc(XATTR_SIZE_MAX);
+	if (!names || !value)
+		return entry_fail(c, ENOMEM, true, "out of memory");
+	len = listxattr(proc, names, (size_t)len);
+	if (len < 0)
+		return entry_fail(c, errno, true, "cannot list xattrs of '%s'",
+				  path);
+	names[len] = '\0';
+	for (char *n = names; n < names + len; n += strlen(n) + 1) {
+		ssize_t vlen;
+
+		if (!*n || overlay_xattr(n))
+			continue;
+		vlen = getxattr(proc, n, value, XATTR_SIZE_MAX);
+		if (vlen < 0) {
+			if (errno == ENODATA || errno == ENOTSUP ||
+			    errno == EPERM || errno == EACCES)
+				continue;
+			return entry_fail(c, errno, true,
+					  "cannot read xattr '%s' of '%s'", n,
+					  path);
+		}
+		if (fsetxattr(dst, n, value, (size_t)vlen, 0) == 0)
+			continue;
+		if (errno == ENOTSUP || errno == EPERM || errno == EACCES) {
+			c->st.skipped_xattrs++;
+			continue;
+		}
+		return entry_fail(c, errno, true,
+				  "cannot set xattr '%s' on '%s'", n, path);
+	}
+	return 0;
+}
+
+/*
+ * Owner, mode and xattrs of @lower (O_PATH, stat @lst) onto the new @fd,
+ * in that order: chown clears setuid bits and file capabilities.
+ * Unprivileged, a directory stays writable until finish_dirs().
+ */
+static int copy_lower_meta(struct ctx *c, int lower, const struct stat *lst,
+			   int fd, const char *path)
+{
+	mode_t mode = lst->st_mode & 07777;
+	bool dir = S_ISDIR(lst->st_mode);
+
+	if (!c->o->no_chown && fchown(fd, lst->st_uid, lst->st_gid) < 0)
+		return entry_fail(c, errno, true, "cannot chown '%s' to %u:%u",
+				  path, (unsigned)lst->st_uid,
+				  (unsigned)lst->st_gid);
+	if (!c->root && !dir)
+		mode &= ~(mode_t)(S_ISUID | S_ISGID);
+	if (fchmod(fd, dir && !c->root ? mode | 0700 : mode) < 0)
+		return entry_fail(c, errno, true, "cannot chmod '%s'", path);
+	return copy_xattrs(c, lower, fd, path);
+}
+
 /* Owner of directories the layer implies but does not list: root. */
 static int implied_owner(struct ctx *c, uid_t *ret_uid, gid_t *ret_gid)
 {
@@ -475,6 +711,34 @@ static int implied_owner(struct ctx *c, uid_t *ret_uid, gid_t *ret_gid)
 				  "container root is not in the id maps");
 	*ret_uid = hu;
 	*ret_gid = hg;
+	return 0;
+}
+
+/*
+ * Owner and mode of a directory the layer implies: in overlay mode those of
+ * the directory a lower layer has there, so that the new one does not hide
+ * them in the merged view, else @uid:@gid 0755.
+ */
+static int make_dir_meta(struct ctx *c, int dfd, const char *path, uid_t uid,
+			 gid_t gid)
+{
+	_cleanup_close_ int lfd = -1;
+	struct stat lst;
+	int r;
+
+	if (c->o->overlay_whiteouts &&
+	    find_lower(c, path, S_IFDIR, &lfd, &lst) == 0) {
+		struct timespec ts[2] = {lst.st_atim, lst.st_mtim};
+
+		r = copy_lower_meta(c, lfd, &lst, dfd, path);
+		if (r < 0)
+			return r;
+		return defer_fixup(c, path, ts, lst.st_mode & 07777, !c->root);
+	}
+	if (!c->o->no_chown && fchown(dfd, uid, gid) < 0)
+		return entry_fail(c, errno, true, "cannot chown '%s'", path);
+	if (fchmod(dfd, 0755) < 0)
+		return entry_fail(c, errno, true, "cannot chmod '%s'", path);
 	return 0;
 }
 
@@ -535,12 +799,9 @@ static int make_dirs(struct ctx *c, const char *path, int *ret)
 		if (dfd < 0)
 			return entry_fail(c, errno, true, "cannot open '%s'",
 					  buf);
-		if (!c->o->no_chown && fchown(dfd, uid, gid) < 0)
-			return entry_fail(c, errno, true, "cannot chown '%s'",
-					  buf);
-		if (fchmod(dfd, 0755) < 0)
-			return entry_fail(c, errno, true, "cannot chmod '%s'",
-					  buf);
+		r = make_dir_meta(c, dfd, buf, uid, gid);
+		if (r < 0)
+			return r;
 		r = mark_touched(c, buf);
 		if (r < 0)
 			return entry_fail(c, -r, true, "out of memory");
@@ -721,12 +982,6 @@ static bool later_xattr(struct archive_entry *e, int index, const char *name)
 	return found;
 }
 
-static bool overlay_xattr(const char *name)
-{
-	return !strncmp(name, "trusted.overlay.", 16) ||
-	       !strncmp(name, "user.overlay.", 13);
-}
-
 /*
  * xattrs of the entry.  @fd is an open (not O_PATH) fd of the object, or
  * -1 to go through /proc/self/fd/@pfd/@name without following the last
@@ -897,25 +1152,10 @@ static int apply_meta_name(struct ctx *c, struct archive_entry *e, int pfd,
 
 static int defer_dir(struct ctx *c, const char *path, struct archive_entry *e)
 {
-	struct dir_fixup *d;
+	struct timespec ts[2];
 
-	if (c->n_dirs == c->cap_dirs) {
-		size_t cap = c->cap_dirs ? c->cap_dirs * 2 : 256;
-		struct dir_fixup *nd = reallocarray(c->dirs, cap, sizeof(*nd));
-		if (!nd)
-			return entry_fail(c, ENOMEM, true, "out of memory");
-		c->dirs = nd;
-		c->cap_dirs = cap;
-	}
-	d = &c->dirs[c->n_dirs];
-	*d = (struct dir_fixup){.mode = entry_mode(c, e, true),
-				.set_mode = !c->root};
-	entry_times(e, d->times);
-	d->path = strdup(path);
-	if (!d->path)
-		return entry_fail(c, ENOMEM, true, "out of memory");
-	c->n_dirs++;
-	return 0;
+	entry_times(e, ts);
+	return defer_fixup(c, path, ts, entry_mode(c, e, true), !c->root);
 }
 
 /*
@@ -1054,6 +1294,90 @@ static int do_symlink(struct ctx *c, struct archive_entry *e, int pfd,
 	return apply_meta_name(c, e, pfd, name, true);
 }
 
+/* Copy the data of @in to @out, both regular files. */
+static int copy_content(int in, int out, off_t size)
+{
+	bool fallback = false;
+	off_t done = 0;
+
+	while (done < size) {
+		size_t want =
+		    (size_t)(size - done > (1 << 30) ? (1 << 30) : size - done);
+		ssize_t n = -1;
+
+		if (!fallback) {
+			n = copy_file_range(in, NULL, out, NULL, want, 0);
+			if (n < 0 && done == 0 &&
+			    (errno == EXDEV || errno == EINVAL ||
+			     errno == ENOSYS || errno == EOPNOTSUPP)) {
+				fallback = true;
+				continue;
+			}
+		} else {
+			n = sendfile(out, in, NULL, want);
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break; /* shrank under us */
+		done += n;
+	}
+	return 0;
+}
+
+/*
+ * Copy-up: the regular file @path, which only a lower layer has, copied
+ * with its owner, mode, xattrs and times into this layer at the same path
+ * (its missing parents made as for any entry), as overlayfs does before it
+ * links to a lower file.  On success *@tfd is the (O_PATH, symlink-free)
+ * directory @tparent that now holds @tname.
+ */
+static int copy_up(struct ctx *c, const char *path, const char *tparent,
+		   const char *tname, int *tfd)
+{
+	_cleanup_close_ int lfd = -1, in = -1, out = -1, dfd = -1;
+	struct stat lst;
+	struct timespec ts[2];
+	char proc[64];
+	int r;
+
+	if (find_lower(c, path, S_IFREG, &lfd, &lst) < 0)
+		return -ENOENT;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", lfd);
+	in = open(proc, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	if (in < 0)
+		return entry_fail(c, errno, true, "cannot open '%s' below",
+				  path);
+	if (*tfd < 0) {
+		r = make_dirs(c, tparent, &dfd);
+		if (r < 0)
+			return r;
+		r = open_in_root(c, tparent, true, tfd);
+		if (r < 0)
+			return entry_fail(c, -r, true, "hard link target '%s'",
+					  path);
+	}
+	out =
+	    openat(*tfd, tname,
+		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return entry_fail(c, errno, true, "cannot copy up '%s'", path);
+	r = copy_content(in, out, lst.st_size);
+	if (r < 0)
+		return entry_fail(c, -r, true, "cannot copy up '%s'", path);
+	r = copy_lower_meta(c, lfd, &lst, out, path);
+	if (r < 0)
+		return r;
+	ts[0] = lst.st_atim;
+	ts[1] = lst.st_mtim;
+	if (futimens(out, ts) < 0)
+		return entry_fail(c, errno, true, "cannot set times of '%s'",
+				  path);
+	return 0;
+}
+
 /*
  * SECURITY: the target is resolved with no symlink at all on its way (a
  * tar hard link names an earlier member, never a path through a link) and
@@ -1064,7 +1388,7 @@ static int do_symlink(struct ctx *c, struct archive_entry *e, int pfd,
 static int do_hardlink(struct ctx *c, const char *link, int pfd,
 		       const char *name, const char *path)
 {
-	char target[PATH_MAX];
+	char target[PATH_MAX], full[PATH_MAX];
 	_cleanup_close_ int tfd = -1;
 	const char *tname;
 	char *tparent;
@@ -1083,13 +1407,21 @@ static int do_hardlink(struct ctx *c, const char *link, int pfd,
 				  "hard link to the root directory");
 	if (!strcmp(target, path))
 		return 0; /* a link to itself: nothing to do */
+	memcpy(full, target, (size_t)r + 1);
 	tname = split_path(target, &tparent);
 	r = open_in_root(c, tparent, true, &tfd);
+	if (r == 0 && fstatat(tfd, tname, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	if (r == -ENOENT && c->o->overlay_whiteouts && c->o->n_lower > 0) {
+		/* -ENOENT (not below either) is reported as before */
+		r = copy_up(c, full, tparent, tname, &tfd);
+		if (r < 0 && r != -ENOENT)
+			return r;
+		if (r == 0 && fstatat(tfd, tname, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+	}
 	if (r < 0)
-		return entry_fail(c, -r, true, "hard link target '%s/%s'",
-				  tparent, tname);
-	if (fstatat(tfd, tname, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return entry_fail(c, errno, true, "hard link target '%s%s%s'",
+		return entry_fail(c, -r, true, "hard link target '%s%s%s'",
 				  tparent, *tparent ? "/" : "", tname);
 	if (S_ISDIR(st.st_mode))
 		return entry_fail(c, EPERM, false,

@@ -47,6 +47,17 @@ struct cove_layer_opts {
 	 * put there.
 	 */
 	bool overlay_whiteouts;
+	/*
+	 * Overlay mode: the diff directories of the layers below, newest
+	 * first (borrowed).  A parent directory the layer implies but does
+	 * not list takes mode, owner and xattrs from the first of them that
+	 * has it (else root 0755), and a hard link to a file that only a
+	 * lower layer has copies that file up first, as overlayfs would;
+	 * otherwise the new layer would hide what is below.  Paths in them
+	 * are resolved without following any symlink.
+	 */
+	const int *lower_dirfds;
+	size_t n_lower;
 	/* Overlay mode in a user namespace: user.overlay.* xattrs. */
 	bool userxattr;
 	/*

@@ -553,12 +553,58 @@ static int copy_tree(int sfd, int dfd, struct cove_error *err)
 
 /* ---- prepare ---- */
 
+static int chain_lowers(struct cove_snapshotter *s, const char *chain_id,
+			char ***ret, struct cove_error *err);
+
+static void close_fds(int **fds)
+{
+	if (!*fds)
+		return;
+	for (size_t i = 0; (*fds)[i] != -2; i++)
+		if ((*fds)[i] >= 0)
+			close((*fds)[i]);
+	free(*fds);
+}
+
+/*
+ * Overlay: the diff dirs of @parent's chain, newest first, as O_PATH fds
+ * (ended by -2 for close_fds()), for the layer to copy directories and hard
+ * link targets from.
+ */
+static int open_lowers(struct cove_snapshotter *s, const char *parent,
+		       int **ret, size_t *ret_n, struct cove_error *err)
+{
+	_cleanup_strv_ char **lowers = NULL;
+	size_t n;
+	int *fds, r;
+
+	r = chain_lowers(s, parent, &lowers, err);
+	if (r < 0)
+		return r;
+	n = cove_strv_length(lowers);
+	fds = calloc(n + 1, sizeof(*fds));
+	if (!fds)
+		return cove_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i <= n; i++)
+		fds[i] = i < n ? -1 : -2;
+	*ret = fds;
+	for (size_t i = 0; i < n; i++) {
+		fds[i] = open(lowers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fds[i] < 0)
+			return cove_error_setx(
+			    err, errno, "cannot open layer '%s'", lowers[i]);
+	}
+	*ret_n = n;
+	return 0;
+}
+
 static int unpack_one(struct cove_snapshotter *s,
 		      const struct cove_snapshot_layer *l, const char *parent,
 		      const char *chain_id, struct cove_error *err)
 {
 	_cleanup_free_ char *tmp = NULL, *final = NULL, *ppath = NULL;
 	_cleanup_close_ int tfd = -1, dfd = -1, bfd = -1, dirfd = -1;
+	_cleanup_(close_fds) int *lowers = NULL;
 	struct cove_layer_opts lo = {
 	    .name = l->name ? l->name : l->diff_id,
 	    .overlay_whiteouts = s->overlay,
@@ -604,6 +650,12 @@ static int unpack_one(struct cove_snapshotter *s,
 		r = copy_tree(pfd, dfd, err);
 		if (r < 0)
 			goto fail;
+	}
+	if (s->overlay && *parent) {
+		r = open_lowers(s, parent, &lowers, &lo.n_lower, err);
+		if (r < 0)
+			goto fail;
+		lo.lower_dirfds = lowers;
 	}
 	blob = l->blob_fd;
 	if (l->blob_path) {

@@ -165,9 +165,6 @@ def _overlay_vs_vfs(cove, test_tmp, img):
                        capture_output=True)
 
 
-@pytest.mark.xfail(reason="overlay unpack creates a layer's missing parent "
-                   "directories as root 0755 instead of copying them from "
-                   "the lower layers (image/layer.c)", strict=False)
 def test_overlay_implicit_parent_directories(cove, test_tmp):
     base = make_layer([("app", "dir", {"uid": 1000, "gid": 1000,
                                        "mode": 0o750})])
@@ -175,8 +172,6 @@ def test_overlay_implicit_parent_directories(cove, test_tmp):
     _overlay_vs_vfs(cove, test_tmp, Image([base, top]))
 
 
-@pytest.mark.xfail(reason="overlay unpack cannot hard-link to a file of a "
-                   "lower layer (image/layer.c)", strict=False)
 def test_overlay_hardlink_to_lower_layer(cove, test_tmp):
     base = make_layer([("f", "file", {"data": b"f"})])
     top = make_layer([("g", "hardlink", {"target": "f"})])

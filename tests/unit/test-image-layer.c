@@ -778,6 +778,174 @@ static void test_whiteouts_overlay(void **state)
 	}
 }
 
+/* A lower layer dir <base>/NAME, as an O_PATH fd. */
+static int lower_dir(struct fixture *f, const char *name)
+{
+	char p[160];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", f->base, name);
+	assert_int_equal(mkdir(p, 0755), 0);
+	fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void test_overlay_implied_parents(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_close_ int low = lower_dir(f, "low"),
+			    top = lower_dir(f, "top");
+	int lowers[2] = {top, low};
+	struct cove_layer_opts o = {
+	    .overlay_whiteouts = true, .lower_dirfds = lowers, .n_lower = 2};
+	bool root = geteuid() == 0;
+	struct layer l;
+	struct stat s;
+	char p[256], v[8];
+
+	/* low: app 0750 1000:1000 with an xattr, opaque; hidden, link */
+	assert_int_equal(mkdirat(low, "app", 0750), 0);
+	assert_int_equal(mkdirat(low, "app/sub", 0700), 0);
+	assert_int_equal(mkdirat(low, "hidden", 0700), 0);
+	assert_int_equal(mkdirat(low, "opq", 0755), 0);
+	assert_int_equal(mkdirat(low, "opq/x", 0711), 0);
+	assert_int_equal(symlinkat(f->outside, low, "link"), 0);
+	snprintf(p, sizeof(p), "%s/low/app", f->base);
+	assert_int_equal(chmod(p, 0750), 0);
+	assert_int_equal(setxattr(p, "user.k", "v", 1, 0), 0);
+	if (root) {
+		assert_int_equal(chown(p, 1000, 1000), 0);
+		assert_int_equal(
+		    setxattr(p, "trusted.overlay.opaque", "y", 1, 0), 0);
+		/* top (newer): "hidden" whited out, "opq" opaque */
+		assert_int_equal(
+		    mknodat(top, "hidden", S_IFCHR | 0000, makedev(0, 0)), 0);
+		assert_int_equal(mkdirat(top, "opq", 0755), 0);
+		snprintf(p, sizeof(p), "%s/top/opq", f->base);
+		assert_int_equal(
+		    setxattr(p, "trusted.overlay.opaque", "y", 1, 0), 0);
+	}
+
+	l = layer_new(ARCHIVE_FILTER_NONE);
+	FILE_("app/sub/f", "x");
+	FILE_("hidden/f", "x");
+	FILE_("opq/x/f", "x");
+	FILE_("link/f", "x");
+	apply_ok(f, layer_done(&l), &o);
+	assert_int_equal(lst(f, "app", &s), 0);
+	assert_int_equal(s.st_mode & 07777, 0750);
+	if (root) {
+		assert_int_equal(s.st_uid, 1000);
+		assert_int_equal(s.st_gid, 1000);
+	}
+	snprintf(p, sizeof(p), "%s/app", f->root);
+	assert_int_equal(getxattr(p, "user.k", v, sizeof(v)), 1);
+	/* overlay's own xattrs are never copied */
+	assert_true(getxattr(p, "trusted.overlay.opaque", v, sizeof(v)) < 0);
+	assert_int_equal(lst(f, "app/sub", &s), 0);
+	assert_int_equal(s.st_mode & 07777, 0700);
+	/* a symlink below is not followed: a plain directory */
+	assert_int_equal(lst(f, "link", &s), 0);
+	assert_true(S_ISDIR(s.st_mode));
+	assert_int_equal(s.st_mode & 07777, 0755);
+	assert_outside_intact(f);
+	if (root) {
+		/* whited out, or hidden by an opaque dir: root 0755 */
+		assert_int_equal(lst(f, "hidden", &s), 0);
+		assert_int_equal(s.st_mode & 07777, 0755);
+		assert_int_equal(lst(f, "opq/x", &s), 0);
+		assert_int_equal(s.st_mode & 07777, 0755);
+		assert_int_equal(lst(f, "opq", &s), 0);
+		assert_int_equal(s.st_mode & 07777, 0755);
+	}
+}
+
+static void test_overlay_hardlink_copy_up(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_close_ int low = lower_dir(f, "low"),
+			    top = lower_dir(f, "top");
+	int lowers[2] = {top, low};
+	struct cove_layer_opts o = {
+	    .overlay_whiteouts = true, .lower_dirfds = lowers, .n_lower = 2};
+	const struct timespec ts[2] = {{1000, 0}, {123456789, 0}};
+	bool root = geteuid() == 0;
+	_cleanup_free_ char *a = NULL, *b = NULL;
+	struct cove_error err = {0};
+	struct layer l;
+	struct stat s, s2;
+	char p[256], v[8];
+
+	assert_int_equal(mkdirat(low, "d", 0750), 0);
+	snprintf(p, sizeof(p), "%s/low/d/f", f->base);
+	assert_int_equal(
+	    cove_write_file_atomic_at(AT_FDCWD, p, "lower", 5, 0640), 0);
+	assert_int_equal(chmod(p, 0640), 0);
+	assert_int_equal(setxattr(p, "user.k", "v", 1, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	if (root)
+		assert_int_equal(chown(p, 1000, 1001), 0);
+	/* the newer lower has its own "d/f": that one wins */
+	assert_int_equal(mkdirat(top, "e", 0755), 0);
+	snprintf(p, sizeof(p), "%s/top/e/f", f->base);
+	assert_int_equal(cove_write_file_atomic_at(AT_FDCWD, p, "top", 3, 0644),
+			 0);
+	snprintf(p, sizeof(p), "%s/low/e", f->base);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/low/e/f", f->base);
+	assert_int_equal(cove_write_file_atomic_at(AT_FDCWD, p, "low", 3, 0644),
+			 0);
+	assert_int_equal(symlinkat(f->outside, low, "link"), 0);
+
+	l = layer_new(ARCHIVE_FILTER_NONE);
+	HARD_("g", "d/f");
+	HARD_("h", "e/f");
+	apply_ok(f, layer_done(&l), &o);
+	a = rd(f, "d/f");
+	b = rd(f, "h");
+	assert_string_equal(a, "lower");
+	assert_string_equal(b, "top");
+	assert_int_equal(lst(f, "d/f", &s), 0);
+	assert_int_equal(lst(f, "g", &s2), 0);
+	assert_int_equal(s.st_ino, s2.st_ino);
+	assert_int_equal(s.st_nlink, 2);
+	assert_int_equal(s.st_mode & 07777, 0640);
+	assert_int_equal(s.st_mtim.tv_sec, 123456789);
+	if (root) {
+		assert_int_equal(s.st_uid, 1000);
+		assert_int_equal(s.st_gid, 1001);
+	}
+	snprintf(p, sizeof(p), "%s/g", f->root);
+	assert_int_equal(getxattr(p, "user.k", v, sizeof(v)), 1);
+	assert_int_equal(lst(f, "d", &s), 0);
+	assert_int_equal(s.st_mode & 07777, 0750);
+
+	/* not below, or only through a symlink: still an error */
+	l = layer_new(ARCHIVE_FILTER_NONE);
+	HARD_("x", "nowhere");
+	assert_int_equal(apply(f, layer_done(&l), NULL, &o, NULL, &err),
+			 -ENOENT);
+	l = layer_new(ARCHIVE_FILTER_NONE);
+	HARD_("x", "link/secret");
+	assert_true(apply(f, layer_done(&l), NULL, &o, NULL, &err) < 0);
+	assert_false(exists(f, "link/secret"));
+	assert_outside_intact(f);
+	if (root) {
+		/* a newer whiteout hides the lower file */
+		assert_int_equal(
+		    mknodat(top, "w", S_IFCHR | 0000, makedev(0, 0)), 0);
+		snprintf(p, sizeof(p), "%s/low/w", f->base);
+		assert_int_equal(
+		    cove_write_file_atomic_at(AT_FDCWD, p, "w", 1, 0644), 0);
+		l = layer_new(ARCHIVE_FILTER_NONE);
+		HARD_("x", "w");
+		assert_int_equal(apply(f, layer_done(&l), NULL, &o, NULL, &err),
+				 -ENOENT);
+		assert_false(exists(f, "w"));
+	}
+}
+
 static void test_xattrs(void **state)
 {
 	struct fixture *f = *state;
@@ -1088,6 +1256,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_whiteouts_overlay, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_implied_parents,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_hardlink_copy_up,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xattrs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idmap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devices_root, setup,
