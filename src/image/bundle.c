@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util/capnames.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -41,51 +42,6 @@ const char *const cove_bundle_default_caps[] = {
     "CAP_KILL",
     "CAP_AUDIT_WRITE",
     NULL,
-};
-
-/* Every capability of linux/capability.h, by number. */
-static const char *const all_caps[] = {
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
 };
 
 /* ---- users ---- */
@@ -449,9 +405,9 @@ static const char *cap_canonical(const char *name, char *buf, size_t size)
 					? bare[i] - 'a' + 'A'
 					: bare[i]);
 	buf[4 + i] = '\0';
-	for (size_t k = 0; k < ARRAY_SIZE(all_caps); k++)
-		if (!strcmp(all_caps[k], buf))
-			return all_caps[k];
+	for (size_t k = 0; k < cove_cap_names_n; k++)
+		if (!strcmp(cove_cap_names[k], buf))
+			return cove_cap_names[k];
 	return NULL;
 }
 
@@ -484,9 +440,11 @@ static int caps_compute(const struct cove_bundle_opts *o, char ***ret,
 		}
 	for (char *const *a = o->cap_add; a && *a; a++) {
 		if (!strcasecmp(*a, "ALL")) {
-			for (size_t k = 0; k < ARRAY_SIZE(all_caps); k++)
-				if (!cove_strv_contains(caps, all_caps[k]) &&
-				    cove_strv_push(&caps, all_caps[k]) < 0)
+			for (size_t k = 0; k < cove_cap_names_n; k++)
+				if (!cove_strv_contains(caps,
+							cove_cap_names[k]) &&
+				    cove_strv_push(&caps, cove_cap_names[k]) <
+					0)
 					return cove_error_set(err, ENOMEM,
 							      "out of memory");
 			continue;

@@ -8,59 +8,11 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 
+#include "util/capnames.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/strutil.h"
-
-/*
- * Indexed by capability number (linux/capability.h).  A static table rather
- * than cap_to_name(): the names are needed as static strings, in the OCI
- * spelling, and for capabilities the installed libcap may not know yet.
- */
-static const char *const cap_names[] = {
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
 
 /* runc's `spec` default, also used by podman for an unprivileged spec. */
 static const char *const default_caps[] = {
@@ -87,17 +39,17 @@ int cove_cap_from_name(const char *name)
 	bare = strncasecmp(name, "CAP_", 4) == 0 ? name + 4 : name;
 	if (!*bare)
 		return -EINVAL;
-	for (size_t i = 0; i < ARRAY_SIZE(cap_names); i++)
-		if (strcasecmp(cap_names[i] + 4, bare) == 0)
+	for (size_t i = 0; i < cove_cap_names_n; i++)
+		if (strcasecmp(cove_cap_names[i] + 4, bare) == 0)
 			return (int)i;
 	return -EINVAL;
 }
 
 const char *cove_cap_to_name(int cap)
 {
-	if (cap < 0 || (size_t)cap >= ARRAY_SIZE(cap_names))
+	if (cap < 0 || (size_t)cap >= cove_cap_names_n)
 		return NULL;
-	return cap_names[cap];
+	return cove_cap_names[cap];
 }
 
 static int read_last_cap(void)
@@ -347,5 +299,5 @@ json_t *cove_caps_default_json(void)
 
 json_t *cove_caps_all_json(void)
 {
-	return names_json(cap_names, ARRAY_SIZE(cap_names));
+	return names_json(cove_cap_names, cove_cap_names_n);
 }
