@@ -340,20 +340,6 @@ int cove_image_user_resolve(int rootfs_fd, const char *spec,
 
 /* ---- the spec ---- */
 
-static json_t *strv_json(char *const *v)
-{
-	json_t *a = json_array();
-
-	for (; a && v && *v; v++)
-		json_array_append_new(a, json_string(*v));
-	return a;
-}
-
-static json_t *cstrv_json(const char *const *v)
-{
-	return strv_json((char *const *)v);
-}
-
 /* Set "KEY=VALUE" in @env, replacing an entry with the same key. */
 static int env_set(char ***env, const char *kv)
 {
@@ -475,7 +461,7 @@ static json_t *mount_json(const char *dest, const char *type, const char *src,
 	json_object_set_new(m, "type", json_string(type));
 	json_object_set_new(m, "source", json_string(src));
 	if (opts)
-		json_object_set_new(m, "options", cstrv_json(opts));
+		json_object_set_new(m, "options", cove_json_strv_array(opts));
 	return m;
 }
 
@@ -593,8 +579,9 @@ static json_t *linux_json(const struct cove_bundle_opts *o, json_t *seccomp)
 	if (o->cgroups_path)
 		json_object_set_new(lx, "cgroupsPath",
 				    json_string(o->cgroups_path));
-	json_object_set_new(lx, "maskedPaths", cstrv_json(masked));
-	json_object_set_new(lx, "readonlyPaths", cstrv_json(readonly));
+	json_object_set_new(lx, "maskedPaths", cove_json_strv_array(masked));
+	json_object_set_new(lx, "readonlyPaths",
+			    cove_json_strv_array(readonly));
 	if (seccomp)
 		json_object_set_new(lx, "seccomp", seccomp);
 	return lx;
@@ -774,9 +761,12 @@ static json_t *caps_json(char *const *caps)
 {
 	json_t *c = json_object();
 
-	json_object_set_new(c, "bounding", strv_json(caps));
-	json_object_set_new(c, "effective", strv_json(caps));
-	json_object_set_new(c, "permitted", strv_json(caps));
+	json_object_set_new(c, "bounding",
+			    cove_json_strv_array((const char *const *)caps));
+	json_object_set_new(c, "effective",
+			    cove_json_strv_array((const char *const *)caps));
+	json_object_set_new(c, "permitted",
+			    cove_json_strv_array((const char *const *)caps));
 	return c;
 }
 
@@ -907,8 +897,10 @@ int cove_bundle_spec(const json_t *img, int rootfs_fd,
 	json_object_set_new(spec, "ociVersion", json_string("1.2.0"));
 	json_object_set_new(proc, "terminal", json_boolean(o->terminal));
 	json_object_set_new(proc, "user", user_json(&user));
-	json_object_set_new(proc, "args", strv_json(args));
-	json_object_set_new(proc, "env", strv_json(env));
+	json_object_set_new(proc, "args",
+			    cove_json_strv_array((const char *const *)args));
+	json_object_set_new(proc, "env",
+			    cove_json_strv_array((const char *const *)env));
 	json_object_set_new(proc, "cwd", json_string(cwd));
 	json_object_set_new(proc, "capabilities", caps_json(caps));
 	json_object_set_new(proc, "rlimits", rlimits_json());

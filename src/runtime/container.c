@@ -643,7 +643,7 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 	struct create_ctx c = {
 	    .o = o, .sock = {-1, -1}, .fifo_fd = -1, .pty = -1};
 	enum cove_cgroup_mode mode;
-	_cleanup_free_ char *fifo = NULL, *default_cg = NULL;
+	_cleanup_free_ char *fifo = NULL;
 	bool best_effort = false;
 	bool failed = true;
 	int r;

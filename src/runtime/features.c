@@ -3,14 +3,7 @@
 #include "runtime/caps.h"
 #include "runtime/seccomp.h"
 #include "runtime/spec.h"
-
-static json_t *strs(const char *const *v)
-{
-	json_t *a = json_array();
-	for (; *v; v++)
-		json_array_append_new(a, json_string(*v));
-	return a;
-}
+#include "util/json.h"
 
 json_t *cove_features_json(void)
 {
@@ -41,10 +34,11 @@ json_t *cove_features_json(void)
 
 	json_object_set_new(f, "ociVersionMin", json_string("1.0.0"));
 	json_object_set_new(f, "ociVersionMax", json_string("1.2.0"));
-	json_object_set_new(f, "hooks", strs(hooks));
-	json_object_set_new(f, "mountOptions", strs(mount_opts));
+	json_object_set_new(f, "hooks", cove_json_strv_array(hooks));
+	json_object_set_new(f, "mountOptions",
+			    cove_json_strv_array(mount_opts));
 
-	json_object_set_new(lx, "namespaces", strs(namespaces));
+	json_object_set_new(lx, "namespaces", cove_json_strv_array(namespaces));
 	json_object_set_new(lx, "capabilities", cove_caps_all_json());
 	json_object_set_new(cg, "v1", json_true());
 	json_object_set_new(cg, "v2", json_true());
@@ -71,6 +65,5 @@ json_t *cove_features_json(void)
 	json_object_set_new(ann, "io.github.cove.version",
 			    json_string("0.1.0"));
 	json_object_set_new(f, "annotations", ann);
-	(void)cove_ns_name;
 	return f;
 }

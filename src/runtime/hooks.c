@@ -39,15 +39,12 @@ static int run_one(const struct cove_hook *h, const char *kind, size_t idx,
 	}
 	if (pid == 0) {
 		char *const def_args[] = {h->path, NULL};
-		int devnull;
 		dup2(in[0], 0);
 		/*
 		 * A hook's stdout and stderr go to the runtime's stderr so that
 		 * they never corrupt the JSON the runtime may print.
 		 */
 		dup2(2, 1);
-		devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		(void)devnull;
 		setpgid(0, 0);
 		execve(h->path, h->args && h->args[0] ? h->args : def_args,
 		       h->env ? h->env : empty_env);

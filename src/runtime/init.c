@@ -108,7 +108,6 @@ static void wait_cgroup_dirs(struct cove_init_args *a)
 			     &err) < 0)
 		_exit(1);
 	a->cgroup_dirs = true;
-	(void)expect;
 }
 
 static int join_cgroup(struct cove_init_args *a, struct cove_error *err)

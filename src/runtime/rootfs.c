@@ -669,7 +669,7 @@ static int create_device(int rootfd, const char *path, char type,
 		 * In a user namespace mknod is not allowed: bind the host's
 		 * node onto an empty file, as runc does.
 		 */
-		_cleanup_free_ char *host = NULL;
+		struct stat hst;
 		int f = openat(
 		    parent, name,
 		    O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -683,25 +683,14 @@ static int create_device(int rootfd, const char *path, char type,
 		if (t < 0)
 			return cove_error_setx(err, t, "cannot open %s", path);
 		fd_path(tp, sizeof(tp), t);
-		host = cove_strdup_printf("/dev/%s", name);
-		{
-			struct stat st;
-			/* The host node must be the same device. */
-			if (!host || stat(path, &st) < 0 ||
-			    (st.st_mode & S_IFMT) != fmt ||
-			    major(st.st_rdev) != major ||
-			    minor(st.st_rdev) != minor) {
-				char hp[PATH_MAX];
-				snprintf(hp, sizeof(hp), "%s", path);
-				if (stat(hp, &st) < 0)
-					return cove_error_set(
-					    err, EPERM,
-					    "cannot create device %s in a user "
-					    "namespace: no such device on the "
-					    "host to bind",
-					    path);
-			}
-		}
+		/* The host's node at the same path is what gets bound. */
+		if (stat(path, &hst) < 0)
+			return cove_error_set(
+			    err, EPERM,
+			    "cannot create device %s in a user namespace: the "
+			    "host has no "
+			    "such device at that path to bind",
+			    path);
 		if (mount(path, tp, NULL, MS_BIND, NULL) < 0)
 			return cove_error_setx(err, errno,
 					       "cannot bind device %s", path);

@@ -7,14 +7,7 @@
 
 #include "runtime/caps.h"
 #include "runtime/spec.h"
-
-static json_t *strs(const char *const *v)
-{
-	json_t *a = json_array();
-	for (; *v; v++)
-		json_array_append_new(a, json_string(*v));
-	return a;
-}
+#include "util/json.h"
 
 static json_t *mount(const char *dest, const char *type, const char *src,
 		     const char *const *opts)
@@ -24,7 +17,7 @@ static json_t *mount(const char *dest, const char *type, const char *src,
 	json_object_set_new(m, "type", json_string(type));
 	json_object_set_new(m, "source", json_string(src));
 	if (opts)
-		json_object_set_new(m, "options", strs(opts));
+		json_object_set_new(m, "options", cove_json_strv_array(opts));
 	return m;
 }
 
@@ -89,9 +82,10 @@ json_t *cove_spec_default(bool rootless)
 	json_object_set_new(user, "uid", json_integer(0));
 	json_object_set_new(user, "gid", json_integer(0));
 	json_object_set_new(proc, "user", user);
-	json_object_set_new(proc, "args",
-			    strs((const char *const[]){"sh", NULL}));
-	json_object_set_new(proc, "env", strs(env));
+	json_object_set_new(
+	    proc, "args",
+	    cove_json_strv_array((const char *const[]){"sh", NULL}));
+	json_object_set_new(proc, "env", cove_json_strv_array(env));
 	json_object_set_new(proc, "cwd", json_string("/"));
 	json_object_set_new(caps, "bounding", cove_caps_default_json());
 	json_object_set_new(caps, "effective", cove_caps_default_json());
@@ -150,8 +144,9 @@ json_t *cove_spec_default(bool rootless)
 		json_object_set_new(lx, "resources", res);
 	}
 	json_object_set_new(lx, "namespaces", ns);
-	json_object_set_new(lx, "maskedPaths", strs(masked));
-	json_object_set_new(lx, "readonlyPaths", strs(readonly));
+	json_object_set_new(lx, "maskedPaths", cove_json_strv_array(masked));
+	json_object_set_new(lx, "readonlyPaths",
+			    cove_json_strv_array(readonly));
 	json_object_set_new(root, "linux", lx);
 	return root;
 }

@@ -160,7 +160,6 @@ char *cove_rfc3339_now(void)
 {
 	struct timespec ts;
 	struct tm tm;
-	char buf[64];
 
 	/*
 	 * Formatted by hand: strftime() loads the time zone database, a
@@ -168,7 +167,6 @@ char *cove_rfc3339_now(void)
 	 */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	(void)buf;
 	return cove_strdup_printf("%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ",
 				  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 				  tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);

@@ -179,3 +179,12 @@ int cove_json_load_file(const char *file, size_t max, json_t **ret,
 		return cove_error_setx(err, r, "cannot read %s", file);
 	return cove_json_load_buffer(file, buf, len, ret, err);
 }
+
+json_t *cove_json_strv_array(const char *const *v)
+{
+	json_t *a = json_array();
+
+	for (; a && v && *v; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}

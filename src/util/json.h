@@ -31,6 +31,9 @@ int cove_json_object(const json_t *obj, const char *path, const char *key,
 int cove_json_array(const json_t *obj, const char *path, const char *key,
 		    json_t **ret, struct cove_error *err);
 
+/* A NULL-terminated string vector (may be NULL) as a JSON array. */
+json_t *cove_json_strv_array(const char *const *v);
+
 /*
  * Parse a JSON document from a file with a size cap.  Errors name the file,
  * line and column.  The returned root is owned by the caller.
