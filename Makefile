@@ -59,7 +59,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 LIB_SRCS = $(wildcard src/util/*.c) $(wildcard src/runtime/*.c) \
-	$(wildcard src/image/*.c)
+	$(wildcard src/image/*.c) $(wildcard src/engine/*.c)
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 RUNTIME_CLI_SRCS = $(wildcard src/cli/runtime/*.c)
 RUNTIME_CLI_OBJS = $(RUNTIME_CLI_SRCS:%.c=$(BUILD)/%.o)

@@ -1,6 +1,7 @@
 #include "runtime/process.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -221,6 +222,29 @@ int cove_process_find_executable(const struct cove_process *p, char **ret,
 			      prog);
 }
 
+/*
+ * The process starts with every signal unblocked and at its default
+ * disposition, whatever its caller had: execve keeps the signal mask and
+ * ignored signals, and a caller such as the engine's monitor blocks the
+ * signals it reads from a signalfd.
+ */
+static void reset_signals(void)
+{
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction old;
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, NULL, &old) == 0 &&
+		    old.sa_handler == SIG_IGN)
+			sigaction(sig, &sa, NULL);
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 int cove_process_exec(const struct cove_process *p, const char *path,
 		      int preserve_fds, struct cove_error *err)
 {
@@ -239,6 +263,7 @@ int cove_process_exec(const struct cove_process *p, const char *path,
 				fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
 		}
 	}
+	reset_signals();
 	execve(path, p->args, p->env ? p->env : empty);
 	return cove_error_setx(err, errno, "cannot exec '%s'", p->args[0]);
 }

@@ -5,6 +5,7 @@
  * flags, call libcove, print.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "util/error.h"
@@ -50,3 +51,27 @@ int cmd_load(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_login(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_logout(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_bundle(struct cove_ctx *ctx, int argc, char **argv);
+
+/* run.c: create and run (the create options) */
+int cmd_create(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_run(struct cove_ctx *ctx, int argc, char **argv);
+/* Sizes ("512m", "1g") and Go durations ("1m30s"); -EINVAL when invalid. */
+int cove_cli_parse_size(const char *s, int64_t *ret);
+int cove_cli_parse_duration(const char *s, int64_t *ret_ns);
+
+/* container.c: the container lifecycle and queries */
+int cmd_container(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_start(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_stop(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_restart(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_kill(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_wait(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_rm(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_ps(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_container_inspect(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_logs(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_pause(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_unpause(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_rename(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_port(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_container_prune(struct cove_ctx *ctx, int argc, char **argv);

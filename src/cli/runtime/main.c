@@ -16,6 +16,7 @@
 #include "cli/runtime/cli.h"
 #include "runtime/state.h"
 #include "util/cleanup.h"
+#include "util/signals.h"
 #include "util/strutil.h"
 
 #ifndef COVE_VERSION
@@ -198,47 +199,10 @@ int cli_no_options(struct cove_cli *cli, const char *cmd, int argc, char **argv)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	int sig;
-} signals[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},	      {"QUIT", SIGQUIT},
-    {"ILL", SIGILL},   {"TRAP", SIGTRAP},     {"ABRT", SIGABRT},
-    {"IOT", SIGIOT},   {"BUS", SIGBUS},	      {"FPE", SIGFPE},
-    {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
-    {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},
-    {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},
-    {"CONT", SIGCONT}, {"STOP", SIGSTOP},     {"TSTP", SIGTSTP},
-    {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
-    {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM},
-    {"PROF", SIGPROF}, {"WINCH", SIGWINCH},   {"IO", SIGIO},
-    {"POLL", SIGPOLL}, {"PWR", SIGPWR},	      {"SYS", SIGSYS},
-};
-
 int cli_parse_signal(const char *s)
 {
-	int n;
-
-	if (cove_parse_int(s, &n) == 0)
-		return n > 0 && n < 65 ? n : -1;
-	if (!strncasecmp(s, "SIG", 3))
-		s += 3;
-	for (size_t i = 0; i < ARRAY_SIZE(signals); i++)
-		if (!strcasecmp(s, signals[i].name))
-			return signals[i].sig;
-	if (!strncasecmp(s, "RTMIN", 5)) {
-		int off = 0;
-		if (s[5] == '+' && cove_parse_int(s + 6, &off) < 0)
-			return -1;
-		return SIGRTMIN + off <= SIGRTMAX ? SIGRTMIN + off : -1;
-	}
-	if (!strncasecmp(s, "RTMAX", 5)) {
-		int off = 0;
-		if (s[5] == '-' && cove_parse_int(s + 6, &off) < 0)
-			return -1;
-		return SIGRTMAX - off >= SIGRTMIN ? SIGRTMAX - off : -1;
-	}
-	return -1;
+	int sig = cove_signal_parse(s);
+	return sig < 0 ? -1 : sig;
 }
 
 char *cli_abspath(const char *path)

@@ -1,0 +1,1199 @@
+/*
+ * The container commands after create/run: start, stop, restart, kill, rm,
+ * ps, logs, inspect, wait, pause, unpause, rename, port, and the
+ * "container" group.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cove/cli.h"
+#include "engine/engine.h"
+#include "engine/logfile.h"
+#include "runtime/container.h"
+#include "util/cleanup.h"
+#include "util/signals.h"
+#include "util/strutil.h"
+
+static int open_engine(struct cove_ctx *ctx, struct cove_engine **ret)
+{
+	struct cove_error err = {0};
+	if (cove_engine_open(ctx->root, ctx->runroot, ctx->storage_driver, ret,
+			     &err) < 0)
+		return cove_cli_fail(&err);
+	return 0;
+}
+
+static void engine_freep(struct cove_engine **e)
+{
+	cove_engine_free(*e);
+}
+#define _cleanup_engine_ __attribute__((cleanup(engine_freep)))
+
+/* Options that are only --help (and -h); returns -1 to go on. */
+static int no_options(const char *cmd, const char *help, int argc, char **argv,
+		      const char *shortopts, const struct option *opts,
+		      int (*each)(int c, void *data), void *data)
+{
+	static const struct option help_only[] = {
+	    {"help", no_argument, NULL, 'h'}, {0}};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts ? shortopts : "h",
+				opts ? opts : help_only, NULL)) != -1) {
+		int r;
+		if (c == 'h')
+			return cove_cli_help(help);
+		if (!each || c == '?')
+			return cove_cli_unknown_option(cmd, argv);
+		r = each(c, data);
+		if (r >= 0)
+			return r;
+	}
+	return -1;
+}
+
+static void time_iso(int64_t ns, char *buf, size_t size)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	if (ns <= 0) {
+		snprintf(buf, size, "0001-01-01T00:00:00Z");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (long long)(ns % 1000000000));
+}
+
+/* "Up 5 minutes", "Exited (0) 2 seconds ago", "Created" */
+static void human_since(int64_t ns, char *buf, size_t size)
+{
+	int64_t s = (cove_now_ns() - ns) / 1000000000;
+
+	if (s < 1)
+		snprintf(buf, size, "Less than a second");
+	else if (s < 60)
+		snprintf(buf, size, "%lld second%s", (long long)s,
+			 s == 1 ? "" : "s");
+	else if (s < 3600)
+		snprintf(buf, size, "%lld minute%s", (long long)(s / 60),
+			 s / 60 == 1 ? "" : "s");
+	else if (s < 86400)
+		snprintf(buf, size, "%lld hour%s", (long long)(s / 3600),
+			 s / 3600 == 1 ? "" : "s");
+	else
+		snprintf(buf, size, "%lld day%s", (long long)(s / 86400),
+			 s / 86400 == 1 ? "" : "s");
+}
+
+static void status_of(const struct cove_ctr *c, char *buf, size_t size)
+{
+	char since[64];
+
+	if (!strcmp(c->state, "running") || !strcmp(c->state, "paused")) {
+		human_since(c->started_at, since, sizeof(since));
+		snprintf(buf, size, "Up %s%s", since,
+			 !strcmp(c->state, "paused") ? " (Paused)" : "");
+	} else if (!strcmp(c->state, "exited")) {
+		human_since(c->finished_at ? c->finished_at : c->created, since,
+			    sizeof(since));
+		snprintf(buf, size, "Exited (%d) %s ago",
+			 c->exit_code < 0 ? 0 : c->exit_code, since);
+	} else if (!strcmp(c->state, "restarting")) {
+		snprintf(buf, size, "Restarting (%d)", c->exit_code);
+	} else {
+		snprintf(buf, size, "Created");
+	}
+}
+
+static json_t *cmd_json(const struct cove_ctr *c)
+{
+	json_t *cmd = json_object_get(c->config, "Cmd");
+	return cmd ? json_incref(cmd) : json_null();
+}
+
+/* "0.0.0.0:8080->80/tcp, ..." */
+static void ports_text(const struct cove_ctr *c, char *buf, size_t size)
+{
+	const json_t *pb = json_object_get(
+	    json_object_get(c->config, "HostConfig"), "PortBindings");
+	size_t i, len = 0;
+	json_t *b;
+
+	buf[0] = '\0';
+	json_array_foreach(pb, i, b)
+	{
+		const char *ip =
+		    json_string_value(json_object_get(b, "HostIp"));
+		len += (size_t)snprintf(
+		    buf + len, len < size ? size - len : 0,
+		    "%s%s:%lld->%lld/%s", i ? ", " : "",
+		    ip && *ip ? ip : "0.0.0.0",
+		    (long long)json_integer_value(
+			json_object_get(b, "HostPort")),
+		    (long long)json_integer_value(
+			json_object_get(b, "ContainerPort")),
+		    json_string_value(json_object_get(b, "Protocol")));
+		if (len >= size)
+			break;
+	}
+}
+
+/* ---- start / stop / restart / kill / wait -------------------------------- */
+
+static const char start_help[] =
+    "NAME:\n"
+    "   cove start - start containers\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove start [-a] CONTAINER...\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Starts created or exited containers in the background, each with\n"
+    "   a monitor process of its own, and prints their names.  With -a,\n"
+    "   one container runs in the foreground attached to the terminal,\n"
+    "   and cove exits with its exit code.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -a, --attach   attach to the container's output\n"
+    "   -h, --help     show this help\n";
+
+static int start_opt(int c, void *data)
+{
+	if (c != 'a')
+		return 125;
+	*(bool *)data = true;
+	return -1;
+}
+
+int cmd_start(struct cove_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {{"attach", no_argument, NULL, 'a'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	bool attach = false;
+	int r = no_options("start", start_help, argc, argv, "ah", opts,
+			   start_opt, &attach);
+
+	if (r >= 0)
+		return r;
+	if (optind >= argc)
+		return cove_cli_failf("start: a container is required");
+	if (attach && argc - optind > 1)
+		return cove_cli_failf("start: --attach takes one container");
+	r = open_engine(ctx, &e);
+	if (r)
+		return r;
+	for (int i = optind; i < argc; i++) {
+		struct cove_error err = {0};
+		struct cove_ctr c = {0};
+		struct cove_start_opts so = {.detach = !attach};
+		int code = 0;
+		if (cove_engine_lookup(e, argv[i], &c, &err) < 0) {
+			r = cove_cli_fail(&err);
+			continue;
+		}
+		if (!attach && !strcmp(c.state, "running")) {
+			printf("%s\n", argv[i]); /* docker: no error */
+		} else if (cove_engine_start(e, &c, &so, &code, &err) < 0) {
+			r = cove_cli_fail(&err);
+		} else if (attach) {
+			r = code;
+		} else {
+			printf("%s\n", argv[i]);
+		}
+		cove_ctr_release(&c);
+	}
+	return r;
+}
+
+static const char stop_help[] =
+    "NAME:\n"
+    "   cove stop - stop running containers\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove stop [-t SECONDS] CONTAINER...\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Sends each container its stop signal (--stop-signal, SIGTERM by\n"
+    "   default) and, if it has not exited after the timeout, SIGKILL to\n"
+    "   every process of it.  A stopped container is not restarted by its\n"
+    "   restart policy.  Prints the names given.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -t, --time SECONDS   wait before SIGKILL (default: the container's\n"
+    "                        --stop-timeout, 10)\n"
+    "   -h, --help           show this help\n";
+
+static const char restart_help[] =
+    "NAME:\n"
+    "   cove restart - restart containers\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove restart [-t SECONDS] CONTAINER...\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Stops (as 'cove stop') and starts each container again.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -t, --time SECONDS   wait before SIGKILL (default: 10)\n"
+    "   -h, --help           show this help\n";
+
+static int time_opt(int c, void *data)
+{
+	if (c != 't' || cove_parse_int(optarg, (int *)data) < 0 ||
+	    *(int *)data < 0)
+		return cove_cli_failf("invalid --time '%s'",
+				      optarg ? optarg : "");
+	return -1;
+}
+
+static int stop_or_restart(struct cove_ctx *ctx, int argc, char **argv,
+			   bool restart)
+{
+	static const struct option opts[] = {
+	    {"time", required_argument, NULL, 't'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
+	const char *cmd = restart ? "restart" : "stop";
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	int timeout = -1;
+	int r = no_options(cmd, restart ? restart_help : stop_help, argc, argv,
+			   "t:h", opts, time_opt, &timeout);
+
+	if (r >= 0)
+		return r;
+	if (optind >= argc)
+		return cove_cli_failf("%s: a container is required", cmd);
+	r = open_engine(ctx, &e);
+	if (r)
+		return r;
+	for (int i = optind; i < argc; i++) {
+		struct cove_error err = {0};
+		struct cove_ctr c = {0};
+		struct cove_start_opts so = {.detach = true};
+		if (cove_engine_lookup(e, argv[i], &c, &err) < 0 ||
+		    cove_engine_stop(e, &c, timeout, &err) < 0 ||
+		    (restart && cove_engine_start(e, &c, &so, NULL, &err) < 0))
+			r = cove_cli_fail(&err);
+		else
+			printf("%s\n", argv[i]);
+		cove_ctr_release(&c);
+	}
+	return r;
+}
+
+int cmd_stop(struct cove_ctx *ctx, int argc, char **argv)
+{
+	return stop_or_restart(ctx, argc, argv, false);
+}
+
+int cmd_restart(struct cove_ctx *ctx, int argc, char **argv)
+{
+	return stop_or_restart(ctx, argc, argv, true);
+}
+
+static const char kill_help[] =
+    "NAME:\n"
+    "   cove kill - send a signal to running containers\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove kill [-s SIGNAL] CONTAINER...\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Sends SIGNAL (default SIGKILL) to each container's main process.\n"
+    "   Unlike stop, the restart policy still applies.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -s, --signal SIG   signal name or number (default KILL)\n"
+    "   -h, --help         show this help\n";
+
+static int signal_opt(int c, void *data)
+{
+	int sig = c == 's' ? cove_signal_parse(optarg) : -1;
+	if (sig <= 0)
+		return cove_cli_failf("kill: invalid --signal '%s'",
+				      optarg ? optarg : "");
+	*(int *)data = sig;
+	return -1;
+}
+
+int cmd_kill(struct cove_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"signal", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	int sig = SIGKILL;
+	int r = no_options("kill", kill_help, argc, argv, "s:h", opts,
+			   signal_opt, &sig);
+
+	if (r >= 0)
+		return r;
+	if (optind >= argc)
+		return cove_cli_failf("kill: a container is required");
+	r = open_engine(ctx, &e);
+	if (r)
+		return r;
+	for (int i = optind; i < argc; i++) {
+		struct cove_error err = {0};
+		struct cove_ctr c = {0};
+		if (cove_engine_lookup(e, argv[i], &c, &err) < 0 ||
+		    cove_engine_kill(e, &c, sig, &err) < 0)
+			r = cove_cli_fail(&err);
+		else
+			printf("%s\n", argv[i]);
+		cove_ctr_release(&c);
+	}
+	return r;
+}
+
+static const char wait_help[] =
+    "NAME:\n"
+    "   cove wait - wait for containers to exit\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove wait CONTAINER...\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Blocks until each container has exited (restarts included) and\n"
+    "   prints its exit code.\n";
+
+int cmd_wait(struct cove_ctx *ctx, int argc, char **argv)
+{
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	int r =
+	    no_options("wait", wait_help, argc, argv, NULL, NULL, NULL, NULL);
+
+	if (r >= 0)
+		return r;
+	if (optind >= argc)
+		return cove_cli_failf("wait: a container is required");
+	r = open_engine(ctx, &e);
+	if (r)
+		return r;
+	for (int i = optind; i < argc; i++) {
+		struct cove_error err = {0};
+		struct cove_ctr c = {0};
+		int code = 0;
+		if (cove_engine_lookup(e, argv[i], &c, &err) < 0 ||
+		    cove_engine_wait(e, &c, &code, &err) < 0)
+			r = cove_cli_fail(&err);
+		else
+			printf("%d\n", code);
+		cove_ctr_release(&c);
+	}
+	return r;
+}
+
+/* ---- rm ---------------------------------------------------------------- */
+
+static const char rm_help[] =
+    "NAME:\n"
+    "   cove rm - remove containers\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove rm [-f] [-v] CONTAINER...\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Removes each container: its root file system and changes, its\n"
+    "   logs, network attachment and record.  A running container is\n"
+    "   refused unless -f, which kills it first.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -f, --force     remove running containers too (SIGKILL)\n"
+    "   -v, --volumes   remove their anonymous volumes too\n"
+    "   -h, --help      show this help\n";
+
+struct rm_flags {
+	bool force, volumes;
+};
+
+static int rm_opt(int c, void *data)
+{
+	struct rm_flags *f = data;
+	if (c == 'f')
+		f->force = true;
+	else if (c == 'v')
+		f->volumes = true;
+	else
+		return 125;
+	return -1;
+}
+
+int cmd_rm(struct cove_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"force", no_argument, NULL, 'f'},
+	    {"volumes", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	struct rm_flags f = {0};
+	int r = no_options("rm", rm_help, argc, argv, "fvh", opts, rm_opt, &f);
+
+	if (r >= 0)
+		return r;
+	if (optind >= argc)
+		return cove_cli_failf("rm: a container is required");
+	r = open_engine(ctx, &e);
+	if (r)
+		return r;
+	for (int i = optind; i < argc; i++) {
+		struct cove_error err = {0};
+		struct cove_ctr c = {0};
+		if (cove_engine_lookup(e, argv[i], &c, &err) < 0) {
+			if (!(f.force && err.code == ENOENT))
+				r = cove_cli_fail(&err);
+			continue;
+		}
+		if (cove_engine_remove(e, &c, f.force, f.volumes, &err) < 0)
+			r = cove_cli_fail(&err);
+		else
+			printf("%s\n", c.id);
+		cove_ctr_release(&c);
+	}
+	return r;
+}
+
+/* ---- ps ---------------------------------------------------------------- */
+
+static const char ps_help[] =
+    "NAME:\n"
+    "   cove ps - list containers\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove ps [options]\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Lists running containers (all with -a): id, image, command,\n"
+    "   created, status, ports and name.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -a, --all                 every container, not only running ones\n"
+    "   -q, --quiet               ids only\n"
+    "   --no-trunc                full ids\n"
+    "   --format table|json       output format (default table)\n"
+    "   -f, --filter KEY=VALUE    name=, id=, status=created|running|\n"
+    "                             paused|exited|restarting, label=K[=V],\n"
+    "                             ancestor=IMAGE (repeatable: all must "
+    "match)\n"
+    "   -h, --help                show this help\n";
+
+struct ps_flags {
+	bool all, quiet, no_trunc, json;
+	char **filters;
+};
+
+static int ps_opt(int c, void *data)
+{
+	struct ps_flags *f = data;
+	switch (c) {
+	case 'a':
+		f->all = true;
+		break;
+	case 'q':
+		f->quiet = true;
+		break;
+	case 1:
+		f->no_trunc = true;
+		break;
+	case 2:
+		if (!strcmp(optarg, "json"))
+			f->json = true;
+		else if (strcmp(optarg, "table"))
+			return cove_cli_failf("ps: invalid --format '%s': "
+					      "expected table or json",
+					      optarg);
+		break;
+	case 'f':
+		if (!strchr(optarg, '='))
+			return cove_cli_failf("ps: invalid --filter '%s': "
+					      "expected KEY=VALUE",
+					      optarg);
+		if (cove_strv_push(&f->filters, optarg) < 0)
+			return cove_cli_failf("out of memory");
+		break;
+	default:
+		return 125;
+	}
+	return -1;
+}
+
+static bool ps_match(const struct cove_ctr *c, char *const *filters)
+{
+	for (size_t i = 0; filters && filters[i]; i++) {
+		const char *f = filters[i], *v = strchr(f, '=') + 1;
+		size_t klen = (size_t)(v - 1 - f);
+		if (!strncmp(f, "name", klen) && klen == 4) {
+			if (!strstr(c->name, v))
+				return false;
+		} else if (!strncmp(f, "id", klen) && klen == 2) {
+			if (strncmp(c->id, v, strlen(v)))
+				return false;
+		} else if (!strncmp(f, "status", klen) && klen == 6) {
+			if (strcmp(c->state, v))
+				return false;
+		} else if (!strncmp(f, "ancestor", klen) && klen == 8) {
+			if (strcmp(c->image, v) &&
+			    strncmp(c->image_id, v, strlen(v)) &&
+			    strncmp(c->image_id + 7, v, strlen(v)))
+				return false;
+		} else if (!strncmp(f, "label", klen) && klen == 5) {
+			const json_t *l = json_object_get(c->config, "Labels");
+			const char *eq = strchr(v, '=');
+			_cleanup_free_ char *k =
+			    eq ? strndup(v, (size_t)(eq - v)) : strdup(v);
+			const char *have;
+			if (!k)
+				return false;
+			have = json_string_value(json_object_get(l, k));
+			if (!have || (eq && strcmp(have, eq + 1)))
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+static json_t *ctr_summary(const struct cove_ctr *c)
+{
+	json_t *j = json_object(), *names = json_array();
+	char created[64];
+
+	time_iso(c->created, created, sizeof(created));
+	json_array_append_new(names, json_string(c->name));
+	json_object_set_new(j, "Id", json_string(c->id));
+	json_object_set_new(j, "Names", names);
+	json_object_set_new(j, "Image", json_string(c->image));
+	json_object_set_new(j, "ImageID", json_string(c->image_id));
+	json_object_set_new(j, "Command", cmd_json(c));
+	json_object_set_new(j, "Created",
+			    json_integer(c->created / 1000000000));
+	json_object_set_new(j, "CreatedAt", json_string(created));
+	json_object_set_new(j, "State", json_string(c->state));
+	json_object_set_new(j, "Pid", json_integer(c->pid));
+	json_object_set_new(j, "ExitCode",
+			    json_integer(c->exit_code < 0 ? 0 : c->exit_code));
+	json_object_set_new(j, "Exited",
+			    json_boolean(!strcmp(c->state, "exited")));
+	json_object_set_new(
+	    j, "Labels",
+	    json_object_get(c->config, "Labels")
+		? json_incref(json_object_get(c->config, "Labels"))
+		: json_object());
+	json_object_set(
+	    j, "Ports",
+	    json_object_get(json_object_get(c->config, "HostConfig"),
+			    "PortBindings")
+		?: json_array());
+	return j;
+}
+
+int cmd_ps(struct cove_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"all", no_argument, NULL, 'a'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"no-trunc", no_argument, NULL, 1},
+	    {"format", required_argument, NULL, 2},
+	    {"filter", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	struct ps_flags f = {0};
+	struct cove_error err = {0};
+	struct cove_ctr *cs = NULL;
+	json_t *out = NULL;
+	size_t n = 0;
+	sqlite3 *db;
+	int r =
+	    no_options("ps", ps_help, argc, argv, "aqf:h", opts, ps_opt, &f);
+
+	if (r >= 0)
+		goto done;
+	if (optind < argc) {
+		r = cove_cli_failf("ps: unexpected argument '%s'",
+				   argv[optind]);
+		goto done;
+	}
+	r = open_engine(ctx, &e);
+	if (r)
+		goto done;
+	if (cove_engine_db(e, &db, &err) < 0 ||
+	    cove_ctr_list(db, &cs, &n, &err) < 0) {
+		r = cove_cli_fail(&err);
+		goto done;
+	}
+	if (f.json)
+		out = json_array();
+	else if (!f.quiet)
+		printf("%-12s  %-28s  %-20s  %-16s  %-24s  %-20s  %s\n",
+		       "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
+		       "PORTS", "NAMES");
+	for (size_t i = n; i-- > 0;) {
+		struct cove_ctr *c = &cs[i];
+		char status[96], created[64], ports[512], cmd[64] = "";
+		json_t *cv;
+		(void)cove_engine_refresh(e, c, &err);
+		if (!f.all && strcmp(c->state, "running") &&
+		    strcmp(c->state, "paused") &&
+		    strcmp(c->state, "restarting") && !f.filters)
+			continue;
+		if (!ps_match(c, f.filters))
+			continue;
+		if (f.json) {
+			json_array_append_new(out, ctr_summary(c));
+			continue;
+		}
+		if (f.quiet) {
+			printf("%.*s\n", f.no_trunc ? 64 : 12, c->id);
+			continue;
+		}
+		status_of(c, status, sizeof(status));
+		human_since(c->created, created, sizeof(created));
+		strncat(created, " ago", sizeof(created) - strlen(created) - 1);
+		ports_text(c, ports, sizeof(ports));
+		cv = json_object_get(c->config, "Cmd");
+		if (json_is_array(cv)) {
+			size_t k, len = 0;
+			json_t *s;
+			json_array_foreach(cv, k, s) len += (size_t)snprintf(
+			    cmd + len,
+			    len < sizeof(cmd) ? sizeof(cmd) - len : 0, "%s%s",
+			    k ? " " : "", json_string_value(s));
+		}
+		printf("%-12.*s  %-28s  %-20.20s  %-16s  %-24s  %-20s  %s\n",
+		       f.no_trunc ? 64 : 12, c->id, c->image, cmd, created,
+		       status, ports, c->name);
+	}
+	if (f.json) {
+		char *s = json_dumps(out, JSON_INDENT(4));
+		printf("%s\n", s ? s : "[]");
+		free(s);
+	}
+	r = 0;
+done:
+	json_decref(out);
+	cove_ctrs_free(cs, n);
+	cove_strv_free(f.filters);
+	return r;
+}
+
+/* ---- inspect --------------------------------------------------------------
+ */
+
+static const char inspect_help[] =
+    "NAME:\n"
+    "   cove inspect - show the details of containers\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove inspect [--format json] CONTAINER...\n"
+    "   cove container inspect CONTAINER...\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Prints a JSON array with one object per container, in docker's\n"
+    "   layout: Id, Name, Created, State {Status, Running, Paused,\n"
+    "   Restarting, OOMKilled, Pid, ExitCode, StartedAt, FinishedAt},\n"
+    "   Image, Config, HostConfig, NetworkSettings, RestartCount.\n";
+
+static json_t *ctr_inspect(struct cove_engine *e, const struct cove_ctr *c)
+{
+	json_t *j = json_object(), *st = json_object(), *cfg;
+	char t[64];
+	_cleanup_free_ char *dir = cove_engine_ctr_dir(e, c->id);
+
+	json_object_set_new(j, "Id", json_string(c->id));
+	time_iso(c->created, t, sizeof(t));
+	json_object_set_new(j, "Created", json_string(t));
+	json_object_set_new(j, "Path", json_string(""));
+	json_object_set_new(st, "Status", json_string(c->state));
+	json_object_set_new(st, "Running",
+			    json_boolean(!strcmp(c->state, "running")));
+	json_object_set_new(st, "Paused",
+			    json_boolean(!strcmp(c->state, "paused")));
+	json_object_set_new(st, "Restarting",
+			    json_boolean(!strcmp(c->state, "restarting")));
+	json_object_set_new(st, "OOMKilled", json_boolean(c->oom_killed));
+	json_object_set_new(st, "Dead", json_false());
+	json_object_set_new(st, "Pid", json_integer(c->pid));
+	json_object_set_new(st, "ConmonPid", json_integer(c->monitor_pid));
+	json_object_set_new(st, "ExitCode",
+			    json_integer(c->exit_code < 0 ? 0 : c->exit_code));
+	time_iso(c->started_at, t, sizeof(t));
+	json_object_set_new(st, "StartedAt", json_string(t));
+	time_iso(c->finished_at, t, sizeof(t));
+	json_object_set_new(st, "FinishedAt", json_string(t));
+	if (json_object_get(c->config, "Health"))
+		json_object_set(st, "Health",
+				json_object_get(c->config, "Health"));
+	json_object_set_new(j, "State", st);
+	json_object_set_new(j, "Image", json_string(c->image_id));
+	json_object_set_new(j, "ImageName", json_string(c->image));
+	json_object_set_new(j, "Name", json_string(c->name));
+	json_object_set_new(j, "RestartCount", json_integer(c->restart_count));
+	if (dir) {
+		char p[4200];
+		snprintf(p, sizeof(p), "%s/ctr.log", dir);
+		json_object_set_new(j, "LogPath", json_string(p));
+		json_object_set_new(j, "Bundle", json_string(dir));
+	}
+	cfg = json_deep_copy(c->config);
+	json_object_set(j, "HostConfig", json_object_get(cfg, "HostConfig"));
+	json_object_set(j, "NetworkSettings",
+			json_object_get(cfg, "NetworkSettings")
+			    ?: json_object());
+	json_object_del(cfg, "HostConfig");
+	json_object_del(cfg, "NetworkSettings");
+	json_object_del(cfg, "Health");
+	json_object_set_new(j, "Config", cfg);
+	return j;
+}
+
+int cmd_container_inspect(struct cove_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	json_t *out;
+	char *s;
+	int c, r = 0;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return cove_cli_help(inspect_help);
+		if (c == 'f' && !strcmp(optarg, "json"))
+			continue;
+		if (c == 'f')
+			return cove_cli_failf("inspect: invalid --format '%s': "
+					      "only json is supported",
+					      optarg);
+		return cove_cli_unknown_option("inspect", argv);
+	}
+	if (optind >= argc)
+		return cove_cli_failf("inspect: a container is required");
+	r = open_engine(ctx, &e);
+	if (r)
+		return r;
+	out = json_array();
+	for (int i = optind; i < argc; i++) {
+		struct cove_error err = {0};
+		struct cove_ctr ct = {0};
+		if (cove_engine_lookup(e, argv[i], &ct, &err) < 0) {
+			r = cove_cli_fail(&err);
+			continue;
+		}
+		json_array_append_new(out, ctr_inspect(e, &ct));
+		cove_ctr_release(&ct);
+	}
+	s = json_dumps(out, JSON_INDENT(4));
+	printf("%s\n", s ? s : "[]");
+	free(s);
+	json_decref(out);
+	return r;
+}
+
+/* ---- logs ---------------------------------------------------------------- */
+
+static const char logs_help[] =
+    "NAME:\n"
+    "   cove logs - show a container's output\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove logs [options] CONTAINER\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Prints what the container wrote to stdout and stderr (each to\n"
+    "   cove's own), from its log file (JSON lines, docker's json-file\n"
+    "   format, in the container's directory).\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -f, --follow        keep printing new output until the container\n"
+    "                       exits\n"
+    "   -n, --tail N        only the last N lines\n"
+    "   -t, --timestamps    prefix each line with its time (RFC 3339)\n"
+    "   --since TIME        only lines since TIME (RFC 3339 or a "
+    "duration\n"
+    "                       such as 10m)\n"
+    "   --until TIME        only lines before TIME\n"
+    "   -h, --help          show this help\n";
+
+struct logs_state {
+	bool timestamps;
+	struct cove_engine *e;
+	char id[COVE_CTR_ID_LEN + 1];
+};
+
+static int log_line(void *data, enum cove_log_stream stream, const char *time,
+		    const char *text, size_t len)
+{
+	struct logs_state *s = data;
+	FILE *f = stream == COVE_LOG_STDERR ? stderr : stdout;
+
+	if (s->timestamps)
+		fprintf(f, "%s ", time);
+	fwrite(text, 1, len, f);
+	fflush(f);
+	return 0;
+}
+
+static bool log_done(void *data)
+{
+	struct logs_state *s = data;
+	struct cove_error err = {0};
+	struct cove_ctr c = {0};
+	bool done;
+
+	if (cove_engine_lookup(s->e, s->id, &c, &err) < 0)
+		return true;
+	done = strcmp(c.state, "running") && strcmp(c.state, "paused") &&
+	       strcmp(c.state, "restarting") && strcmp(c.state, "stopping");
+	cove_ctr_release(&c);
+	return done;
+}
+
+int cmd_logs(struct cove_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"follow", no_argument, NULL, 'f'},
+	    {"tail", required_argument, NULL, 'n'},
+	    {"timestamps", no_argument, NULL, 't'},
+	    {"since", required_argument, NULL, 1},
+	    {"until", required_argument, NULL, 2},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	_cleanup_free_ char *dir = NULL, *path = NULL;
+	struct cove_log_read_opts o = {.tail = -1};
+	struct logs_state s = {0};
+	struct cove_error err = {0};
+	struct cove_ctr c = {0};
+	int ch, r;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "fn:th", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			return cove_cli_help(logs_help);
+		case 'f':
+			o.follow = true;
+			break;
+		case 'n': {
+			int64_t v;
+			if (!strcmp(optarg, "all"))
+				v = -1;
+			else if (cove_parse_int64(optarg, &v) < 0 || v < -1)
+				return cove_cli_failf(
+				    "logs: invalid --tail '%s'", optarg);
+			o.tail = (long)v;
+			break;
+		}
+		case 't':
+			s.timestamps = true;
+			break;
+		case 1:
+		case 2: {
+			int64_t ns;
+			if (cove_log_parse_since(optarg, cove_now_ns(), &ns,
+						 &err) < 0)
+				return cove_cli_fail(&err);
+			if (ch == 1)
+				o.since = ns;
+			else
+				o.until = ns;
+			break;
+		}
+		default:
+			return cove_cli_unknown_option("logs", argv);
+		}
+	}
+	if (optind + 1 != argc)
+		return cove_cli_failf(
+		    "logs: exactly one container is required");
+	r = open_engine(ctx, &e);
+	if (r)
+		return r;
+	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0)
+		return cove_cli_fail(&err);
+	dir = cove_engine_ctr_dir(e, c.id);
+	path = cove_strdup_printf("%s/ctr.log", dir ? dir : "");
+	if (!dir || !path) {
+		cove_ctr_release(&c);
+		return cove_cli_failf("out of memory");
+	}
+	s.e = e;
+	memcpy(s.id, c.id, sizeof(s.id));
+	cove_ctr_release(&c);
+	o.done = log_done;
+	o.done_data = &s;
+	r = cove_logfile_read(path, &o, log_line, &s, &err);
+	if (r < 0 && r != -ENOENT)
+		return cove_cli_fail(&err);
+	return 0;
+}
+
+/* ---- pause / unpause / rename / port ------------------------------------- */
+
+static const char pause_help[] =
+    "NAME:\n"
+    "   cove pause - pause every process of containers\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove pause CONTAINER...\n"
+    "   cove unpause CONTAINER...\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Freezes (or thaws) the container's cgroup.\n";
+
+static int pause_or_unpause(struct cove_ctx *ctx, int argc, char **argv,
+			    bool pause)
+{
+	const char *cmd = pause ? "pause" : "unpause";
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	int r = no_options(cmd, pause_help, argc, argv, NULL, NULL, NULL, NULL);
+
+	if (r >= 0)
+		return r;
+	if (optind >= argc)
+		return cove_cli_failf("%s: a container is required", cmd);
+	r = open_engine(ctx, &e);
+	if (r)
+		return r;
+	for (int i = optind; i < argc; i++) {
+		struct cove_error err = {0};
+		struct cove_ctr c = {0};
+		sqlite3 *db;
+		if (cove_engine_lookup(e, argv[i], &c, &err) < 0) {
+			r = cove_cli_fail(&err);
+			continue;
+		}
+		if (strcmp(c.state, pause ? "running" : "paused")) {
+			r = cove_cli_failf("%s: container %s is %s", cmd,
+					   argv[i], c.state);
+		} else if (cove_container_pause(e->runtime_root, c.id, pause,
+						&err) < 0 ||
+			   cove_engine_db(e, &db, &err) < 0) {
+			r = cove_cli_fail(&err);
+		} else {
+			free(c.state);
+			c.state = strdup(pause ? "paused" : "running");
+			if (cove_ctr_update(db, &c, COVE_CTR_STATE, &err) < 0)
+				r = cove_cli_fail(&err);
+			else
+				printf("%s\n", argv[i]);
+		}
+		cove_ctr_release(&c);
+	}
+	return r;
+}
+
+int cmd_pause(struct cove_ctx *ctx, int argc, char **argv)
+{
+	return pause_or_unpause(ctx, argc, argv, true);
+}
+
+int cmd_unpause(struct cove_ctx *ctx, int argc, char **argv)
+{
+	return pause_or_unpause(ctx, argc, argv, false);
+}
+
+static const char rename_help[] = "NAME:\n"
+				  "   cove rename - rename a container\n"
+				  "\n"
+				  "SYNOPSIS:\n"
+				  "   cove rename CONTAINER NEW_NAME\n";
+
+int cmd_rename(struct cove_ctx *ctx, int argc, char **argv)
+{
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	struct cove_error err = {0};
+	struct cove_ctr c = {0};
+	sqlite3 *db;
+	int r = no_options("rename", rename_help, argc, argv, NULL, NULL, NULL,
+			   NULL);
+
+	if (r >= 0)
+		return r;
+	if (argc - optind != 2)
+		return cove_cli_failf("rename: a container and a new name are "
+				      "required");
+	r = open_engine(ctx, &e);
+	if (r)
+		return r;
+	if (cove_engine_name_validate(argv[optind + 1], &err) < 0 ||
+	    cove_engine_lookup(e, argv[optind], &c, &err) < 0)
+		return cove_cli_fail(&err);
+	free(c.name);
+	c.name = strdup(argv[optind + 1]);
+	if (!c.name || cove_engine_db(e, &db, &err) < 0 ||
+	    cove_ctr_update(db, &c, COVE_CTR_NAME, &err) < 0)
+		r = cove_cli_fail(&err);
+	cove_ctr_release(&c);
+	return r;
+}
+
+static const char port_help[] =
+    "NAME:\n"
+    "   cove port - list a container's published ports\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove port CONTAINER [PRIVATE_PORT[/PROTO]]\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Prints \"80/tcp -> 0.0.0.0:8080\" lines, or with PRIVATE_PORT only\n"
+    "   the host address of that port.\n";
+
+int cmd_port(struct cove_ctx *ctx, int argc, char **argv)
+{
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	struct cove_error err = {0};
+	struct cove_ctr c = {0};
+	const json_t *pb;
+	size_t i;
+	json_t *b;
+	bool found = false;
+	int r =
+	    no_options("port", port_help, argc, argv, NULL, NULL, NULL, NULL);
+
+	if (r >= 0)
+		return r;
+	if (argc - optind < 1 || argc - optind > 2)
+		return cove_cli_failf("port: a container is required");
+	r = open_engine(ctx, &e);
+	if (r)
+		return r;
+	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0)
+		return cove_cli_fail(&err);
+	pb = json_object_get(json_object_get(c.config, "HostConfig"),
+			     "PortBindings");
+	json_array_foreach(pb, i, b)
+	{
+		const char *ip =
+		    json_string_value(json_object_get(b, "HostIp"));
+		const char *proto =
+		    json_string_value(json_object_get(b, "Protocol"));
+		long long cp =
+		    json_integer_value(json_object_get(b, "ContainerPort"));
+		long long hp =
+		    json_integer_value(json_object_get(b, "HostPort"));
+		if (argc - optind == 2) {
+			char want[32];
+			snprintf(want, sizeof(want), "%lld/%s", cp, proto);
+			if (strcmp(argv[optind + 1], want) &&
+			    (strchr(argv[optind + 1], '/') ||
+			     strtoll(argv[optind + 1], NULL, 10) != cp))
+				continue;
+			printf("%s:%lld\n", ip && *ip ? ip : "0.0.0.0", hp);
+		} else {
+			printf("%lld/%s -> %s:%lld\n", cp, proto,
+			       ip && *ip ? ip : "0.0.0.0", hp);
+		}
+		found = true;
+	}
+	if (!found && argc - optind == 2)
+		r = cove_cli_failf("port: no public port '%s' published for %s",
+				   argv[optind + 1], argv[optind]);
+	cove_ctr_release(&c);
+	return r;
+}
+
+/* ---- container prune ------------------------------------------------------
+ */
+
+static const char prune_help[] =
+    "NAME:\n"
+    "   cove container prune - remove every stopped container\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove container prune [-f]\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Removes every container that is not running and prints the ids.\n"
+    "   -f is accepted for podman compatibility (cove never prompts).\n";
+
+static int force_opt(int c, void *data)
+{
+	(void)data;
+	return c == 'f' ? -1 : 125;
+}
+
+int cmd_container_prune(struct cove_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {{"force", no_argument, NULL, 'f'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	struct cove_error err = {0};
+	struct cove_ctr *cs = NULL;
+	size_t n = 0;
+	sqlite3 *db;
+	int r = no_options("container prune", prune_help, argc, argv, "fh",
+			   opts, force_opt, NULL);
+
+	if (r >= 0)
+		return r;
+	r = open_engine(ctx, &e);
+	if (r)
+		return r;
+	if (cove_engine_db(e, &db, &err) < 0 ||
+	    cove_ctr_list(db, &cs, &n, &err) < 0)
+		return cove_cli_fail(&err);
+	for (size_t i = 0; i < n; i++) {
+		(void)cove_engine_refresh(e, &cs[i], &err);
+		if (strcmp(cs[i].state, "exited") &&
+		    strcmp(cs[i].state, "created"))
+			continue;
+		if (cove_engine_remove(e, &cs[i], false, false, &err) < 0)
+			r = cove_cli_fail(&err);
+		else
+			printf("%s\n", cs[i].id);
+	}
+	cove_ctrs_free(cs, n);
+	return r;
+}
+
+/* ---- the container group ---------------------------------------------------
+ */
+
+static const struct cove_command container_commands[] = {
+    {"create", cmd_create, "create a container"},
+    {"inspect", cmd_container_inspect, "show the details of containers"},
+    {"kill", cmd_kill, "send a signal to containers"},
+    {"list", cmd_ps, "list containers"},
+    {"logs", cmd_logs, "show a container's output"},
+    {"ls", cmd_ps, "list containers"},
+    {"pause", cmd_pause, "pause containers"},
+    {"port", cmd_port, "list a container's published ports"},
+    {"prune", cmd_container_prune, "remove every stopped container"},
+    {"rename", cmd_rename, "rename a container"},
+    {"restart", cmd_restart, "restart containers"},
+    {"rm", cmd_rm, "remove containers"},
+    {"run", cmd_run, "run a command in a new container"},
+    {"start", cmd_start, "start containers"},
+    {"stop", cmd_stop, "stop containers"},
+    {"unpause", cmd_unpause, "unpause containers"},
+    {"wait", cmd_wait, "wait for containers to exit"},
+};
+
+int cmd_container(struct cove_ctx *ctx, int argc, char **argv)
+{
+	return cove_cli_dispatch(ctx, container_commands,
+				 ARRAY_SIZE(container_commands), "container",
+				 argc - 1, argv + 1);
+}

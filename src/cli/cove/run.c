@@ -1,0 +1,1138 @@
+/*
+ * cove create / cove run: podman's options, turned into the engine's create
+ * options (a docker-style Config + HostConfig JSON object, engine.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cli/cove/cli.h"
+#include "cli/cove/remote.h"
+#include "engine/engine.h"
+#include "image/pull.h"
+#include "util/cleanup.h"
+#include "util/signals.h"
+#include "util/strutil.h"
+
+#define CREATE_OPTIONS_HELP                                                    \
+	"   -d, --detach               run in the background, print the id\n"  \
+	"   -i, --interactive          keep stdin open and attach it\n"        \
+	"   -t, --tty                  allocate a pseudo-terminal\n"           \
+	"   --rm                       remove the container when it exits\n"   \
+	"   --name NAME                the container's name (default: "        \
+	"generated)\n"                                                         \
+	"   -e, --env KEY[=VALUE]      set an environment variable (KEY "      \
+	"alone: from\n"                                                        \
+	"                              cove's environment)\n"                  \
+	"   --env-file FILE            KEY=VALUE lines ('#' comments)\n"       \
+	"   -w, --workdir DIR          working directory inside the "          \
+	"container\n"                                                          \
+	"   -u, --user USER[:GROUP]    user, names resolved in the image\n"    \
+	"   --entrypoint CMD           override the image's ENTRYPOINT (\"\" " \
+	"clears it;\n"                                                         \
+	"                              a JSON array is taken as such)\n"       \
+	"   -v, --volume SRC:DST[:OPTS]  bind a host path (absolute SRC) or "  \
+	"a named\n"                                                            \
+	"                              volume; DST alone makes an anonymous "  \
+	"one.\n"                                                               \
+	"                              OPTS: ro, rw, z, Z, nocopy, "           \
+	"[r]private,\n"                                                        \
+	"                              [r]shared, [r]slave\n"                  \
+	"   --mount type=bind|volume|tmpfs,source=S,target=T[,readonly]"       \
+	"[,tmpfs-size=N]\n"                                                    \
+	"   --tmpfs DST[:OPTS]         mount a tmpfs (OPTS: size=, mode=, "    \
+	"...)\n"                                                               \
+	"   -p, --publish [IP:][HOST:]CTR[/PROTO]  publish a port (HOST "      \
+	"empty: a free one)\n"                                                 \
+	"   -P, --publish-all          publish every port the image exposes\n" \
+	"   --network MODE             bridge (default), none, host, or a "    \
+	"network name\n"                                                       \
+	"   --hostname NAME            host name (default: the short id)\n"    \
+	"   --add-host HOST:IP         add a line to /etc/hosts\n"             \
+	"   --dns IP                   name server for /etc/resolv.conf\n"     \
+	"   --read-only                mount the root file system read-only\n" \
+	"   --cap-add CAP, --cap-drop CAP  change the capability set (ALL)\n"  \
+	"   --security-opt OPT         seccomp=FILE|unconfined, "              \
+	"no-new-privileges,\n"                                                 \
+	"                              label=disable\n"                        \
+	"   --privileged               every capability, no seccomp, all "     \
+	"devices\n"                                                            \
+	"   --userns MODE              host (the default; no other mode "      \
+	"yet)\n"                                                               \
+	"   -m, --memory SIZE          memory limit (b, k, m, g)\n"            \
+	"   --memory-swap SIZE         memory + swap limit (-1: unlimited)\n"  \
+	"   --cpus N                   CPU limit (e.g. 1.5)\n"                 \
+	"   --cpu-shares N             CPU weight (relative)\n"                \
+	"   --pids-limit N             process limit (default 2048; 0 or -1: " \
+	"none)\n"                                                              \
+	"   --ulimit NAME=SOFT[:HARD]  resource limit; values above cove's "   \
+	"hard\n"                                                               \
+	"                              limit are lowered to it with a "        \
+	"warning\n"                                                            \
+	"   --restart POLICY           no, always, unless-stopped, "           \
+	"on-failure[:N]\n"                                                     \
+	"   --health-cmd CMD           health check, run in the container "    \
+	"(sh -c)\n"                                                            \
+	"   --health-interval D        between checks (default 30s)\n"         \
+	"   --health-retries N         failures before unhealthy (default "    \
+	"3)\n"                                                                 \
+	"   --health-timeout D         per check (default 30s)\n"              \
+	"   --init                     run a reaper (cove-init) as pid 1\n"    \
+	"   --label KEY=VALUE          set a label\n"                          \
+	"   --stop-signal SIG          signal for stop (default SIGTERM)\n"    \
+	"   --stop-timeout SECS        stop's wait before SIGKILL (default "   \
+	"10)\n"                                                                \
+	"   --log-opt max-size=SIZE|max-file=N  log file rotation\n"           \
+	"   --cgroup-parent PATH       parent cgroup (default /cove)\n"        \
+	"   --pull POLICY              missing (default), always, never\n"     \
+	"   -q, --quiet                no pull progress\n"
+
+enum {
+	OPT_RM = COVE_CLI_OPT_REMOTE_END,
+	OPT_NAME,
+	OPT_ENV_FILE,
+	OPT_ENTRYPOINT,
+	OPT_MOUNT,
+	OPT_TMPFS,
+	OPT_NETWORK,
+	OPT_HOSTNAME,
+	OPT_ADD_HOST,
+	OPT_DNS,
+	OPT_READ_ONLY,
+	OPT_CAP_ADD,
+	OPT_CAP_DROP,
+	OPT_SECURITY_OPT,
+	OPT_PRIVILEGED,
+	OPT_USERNS,
+	OPT_MEMORY_SWAP,
+	OPT_CPUS,
+	OPT_CPU_SHARES,
+	OPT_PIDS_LIMIT,
+	OPT_ULIMIT,
+	OPT_RESTART,
+	OPT_HEALTH_CMD,
+	OPT_HEALTH_INTERVAL,
+	OPT_HEALTH_RETRIES,
+	OPT_HEALTH_TIMEOUT,
+	OPT_INIT,
+	OPT_LABEL,
+	OPT_STOP_SIGNAL,
+	OPT_STOP_TIMEOUT,
+	OPT_LOG_OPT,
+	OPT_CGROUP_PARENT,
+	OPT_PULL,
+};
+
+static const struct option create_opts[] = {
+    {"detach", no_argument, NULL, 'd'},
+    {"interactive", no_argument, NULL, 'i'},
+    {"tty", no_argument, NULL, 't'},
+    {"rm", no_argument, NULL, OPT_RM},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"env", required_argument, NULL, 'e'},
+    {"env-file", required_argument, NULL, OPT_ENV_FILE},
+    {"workdir", required_argument, NULL, 'w'},
+    {"user", required_argument, NULL, 'u'},
+    {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
+    {"volume", required_argument, NULL, 'v'},
+    {"mount", required_argument, NULL, OPT_MOUNT},
+    {"tmpfs", required_argument, NULL, OPT_TMPFS},
+    {"publish", required_argument, NULL, 'p'},
+    {"publish-all", no_argument, NULL, 'P'},
+    {"network", required_argument, NULL, OPT_NETWORK},
+    {"net", required_argument, NULL, OPT_NETWORK},
+    {"hostname", required_argument, NULL, OPT_HOSTNAME},
+    {"add-host", required_argument, NULL, OPT_ADD_HOST},
+    {"dns", required_argument, NULL, OPT_DNS},
+    {"read-only", no_argument, NULL, OPT_READ_ONLY},
+    {"cap-add", required_argument, NULL, OPT_CAP_ADD},
+    {"cap-drop", required_argument, NULL, OPT_CAP_DROP},
+    {"security-opt", required_argument, NULL, OPT_SECURITY_OPT},
+    {"privileged", no_argument, NULL, OPT_PRIVILEGED},
+    {"userns", required_argument, NULL, OPT_USERNS},
+    {"memory", required_argument, NULL, 'm'},
+    {"memory-swap", required_argument, NULL, OPT_MEMORY_SWAP},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"cpu-shares", required_argument, NULL, OPT_CPU_SHARES},
+    {"pids-limit", required_argument, NULL, OPT_PIDS_LIMIT},
+    {"ulimit", required_argument, NULL, OPT_ULIMIT},
+    {"restart", required_argument, NULL, OPT_RESTART},
+    {"health-cmd", required_argument, NULL, OPT_HEALTH_CMD},
+    {"health-interval", required_argument, NULL, OPT_HEALTH_INTERVAL},
+    {"health-retries", required_argument, NULL, OPT_HEALTH_RETRIES},
+    {"health-timeout", required_argument, NULL, OPT_HEALTH_TIMEOUT},
+    {"init", no_argument, NULL, OPT_INIT},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
+    {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+    {"log-opt", required_argument, NULL, OPT_LOG_OPT},
+    {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
+    {"pull", required_argument, NULL, OPT_PULL},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    COVE_CLI_REMOTE_OPTIONS,
+    {0},
+};
+
+struct create_args {
+	json_t *config; /* owned */
+	json_t *host;	/* borrowed from config */
+	const char *name;
+	const char *pull;
+	bool detach;
+	bool quiet;
+	struct cove_cli_remote ra;
+};
+
+static void create_args_release(struct create_args *a)
+{
+	json_decref(a->config);
+	cove_cli_remote_release(&a->ra);
+}
+
+static json_t *arr(json_t *obj, const char *key)
+{
+	json_t *a = json_object_get(obj, key);
+	if (!a) {
+		a = json_array();
+		json_object_set_new(obj, key, a);
+	}
+	return a;
+}
+
+int cove_cli_parse_size(const char *s, int64_t *ret)
+{
+	char *end;
+	double v;
+	int64_t mult = 1;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	if (*end) {
+		switch (*end | 0x20) {
+		case 'b':
+			break;
+		case 'k':
+			mult = 1024;
+			break;
+		case 'm':
+			mult = 1024 * 1024;
+			break;
+		case 'g':
+			mult = 1024LL * 1024 * 1024;
+			break;
+		case 't':
+			mult = 1024LL * 1024 * 1024 * 1024;
+			break;
+		default:
+			return -EINVAL;
+		}
+		end++;
+		if (*end == 'b' || *end == 'B')
+			end++;
+		if (*end)
+			return -EINVAL;
+	}
+	if (v * (double)mult > 9e18)
+		return -ERANGE;
+	*ret = (int64_t)(v * (double)mult);
+	return 0;
+}
+
+int cove_cli_parse_duration(const char *s, int64_t *ret_ns)
+{
+	int64_t total = 0;
+	const char *p = s;
+
+	if (!s || !*s)
+		return -EINVAL;
+	/* Go's duration syntax: 1h2m3s, 500ms, 1.5s; a bare number is s */
+	while (*p) {
+		char *end;
+		double v = strtod(p, &end);
+		int64_t unit = 1000000000;
+		if (end == p || v < 0)
+			return -EINVAL;
+		if (!strncmp(end, "ns", 2))
+			unit = 1, end += 2;
+		else if (!strncmp(end, "us", 2))
+			unit = 1000, end += 2;
+		else if (!strncmp(end, "ms", 2))
+			unit = 1000000, end += 2;
+		else if (*end == 's')
+			end++;
+		else if (*end == 'm')
+			unit = 60LL * 1000000000, end++;
+		else if (*end == 'h')
+			unit = 3600LL * 1000000000, end++;
+		else if (*end && end != p)
+			return -EINVAL;
+		total += (int64_t)(v * (double)unit);
+		p = end;
+	}
+	*ret_ns = total;
+	return 0;
+}
+
+static int add_env(json_t *env, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	if (!eq) {
+		/* KEY alone: its value here, or nothing when unset (docker) */
+		const char *v = getenv(kv);
+		_cleanup_free_ char *s = NULL;
+		if (!v)
+			return 0;
+		s = cove_strdup_printf("%s=%s", kv, v);
+		if (!s)
+			return -ENOMEM;
+		return json_array_append_new(env, json_string(s));
+	}
+	if (eq == kv)
+		return -EINVAL;
+	return json_array_append_new(env, json_string(kv));
+}
+
+static int read_env_file(json_t *env, const char *file)
+{
+	_cleanup_fclose_ FILE *f = fopen(file, "re");
+	char line[65536];
+	int lineno = 0;
+
+	if (!f)
+		return cove_cli_failf("--env-file: cannot open %s: %s", file,
+				      strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		char *s = line;
+		lineno++;
+		s[strcspn(s, "\r\n")] = '\0';
+		s += strspn(s, " \t");
+		if (!*s || *s == '#')
+			continue;
+		if (add_env(env, s) < 0)
+			return cove_cli_failf("--env-file: %s:%d: invalid "
+					      "line '%s': expected KEY=VALUE",
+					      file, lineno, s);
+	}
+	return 0;
+}
+
+/* "[IP:][HOST:]CTR[/PROTO]", ranges "8080-8081:80-81" */
+static int parse_publish(json_t *pb, const char *spec)
+{
+	_cleanup_free_ char *copy = strdup(spec);
+	char *proto, *parts[3] = {NULL, NULL, NULL}, *p;
+	const char *ip = "", *hostp = "", *ctrp;
+	unsigned n = 0, h0 = 0, h1 = 0, c0 = 0, c1 = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	proto = strchr(copy, '/');
+	if (proto)
+		*proto++ = '\0';
+	if (proto && strcmp(proto, "tcp") && strcmp(proto, "udp") &&
+	    strcmp(proto, "sctp"))
+		return -EINVAL;
+	/* an IPv6 host address comes in brackets */
+	p = copy;
+	while (p && n < 3) {
+		char *colon;
+		if (*p == '[') {
+			char *close = strchr(p, ']');
+			if (!close)
+				return -EINVAL;
+			*close = '\0';
+			parts[n++] = p + 1;
+			p = close + 1;
+			if (*p == ':')
+				p++;
+			continue;
+		}
+		colon = strchr(p, ':');
+		if (colon)
+			*colon = '\0';
+		parts[n++] = p;
+		p = colon ? colon + 1 : NULL;
+	}
+	if (p)
+		return -EINVAL;
+	if (n == 1)
+		ctrp = parts[0];
+	else if (n == 2)
+		hostp = parts[0], ctrp = parts[1];
+	else
+		ip = parts[0], hostp = parts[1], ctrp = parts[2];
+#define RANGE(s, a, b)                                                         \
+	do {                                                                   \
+		char *dash_ = strchr(s, '-');                                  \
+		if (dash_)                                                     \
+			*dash_ = '\0';                                         \
+		if (cove_parse_uint32(s, &tmp_) < 0 || tmp_ == 0 ||            \
+		    tmp_ > 65535)                                              \
+			return -EINVAL;                                        \
+		a = b = tmp_;                                                  \
+		if (dash_) {                                                   \
+			if (cove_parse_uint32(dash_ + 1, &tmp_) < 0 ||         \
+			    tmp_ < a || tmp_ > 65535)                          \
+				return -EINVAL;                                \
+			b = tmp_;                                              \
+		}                                                              \
+	} while (0)
+	{
+		uint32_t tmp_;
+		_cleanup_free_ char *cp = strdup(ctrp);
+		if (!cp)
+			return -ENOMEM;
+		RANGE(cp, c0, c1);
+		if (*hostp) {
+			_cleanup_free_ char *hp = strdup(hostp);
+			if (!hp)
+				return -ENOMEM;
+			RANGE(hp, h0, h1);
+			if (h1 - h0 != c1 - c0)
+				return -EINVAL;
+		}
+	}
+#undef RANGE
+	for (unsigned i = 0; i <= c1 - c0; i++) {
+		json_t *b = json_object();
+		json_object_set_new(b, "HostIp", json_string(ip));
+		/* 0: the engine picks a free port */
+		json_object_set_new(b, "HostPort",
+				    json_integer(*hostp ? h0 + i : 0));
+		json_object_set_new(b, "ContainerPort", json_integer(c0 + i));
+		json_object_set_new(b, "Protocol",
+				    json_string(proto ? proto : "tcp"));
+		json_array_append_new(pb, b);
+	}
+	return 0;
+}
+
+/* --mount type=...,source=...,target=...,readonly,tmpfs-size=... */
+static int parse_mount(json_t *mounts, const char *spec)
+{
+	_cleanup_free_ char *copy = strdup(spec);
+	json_t *m = json_object();
+	char *save = NULL;
+
+	if (!copy || !m) {
+		json_decref(m);
+		return -ENOMEM;
+	}
+	json_object_set_new(m, "Type", json_string("volume"));
+	json_object_set_new(m, "Spec", json_string(spec));
+	for (char *t = strtok_r(copy, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(t, '=');
+		const char *v = eq ? eq + 1 : "";
+		if (eq)
+			*eq = '\0';
+		if (!strcmp(t, "type")) {
+			if (strcmp(v, "bind") && strcmp(v, "volume") &&
+			    strcmp(v, "tmpfs"))
+				goto bad;
+			json_object_set_new(m, "Type", json_string(v));
+		} else if (!strcmp(t, "source") || !strcmp(t, "src")) {
+			json_object_set_new(m, "Source", json_string(v));
+		} else if (!strcmp(t, "target") || !strcmp(t, "dst") ||
+			   !strcmp(t, "destination")) {
+			json_object_set_new(m, "Target", json_string(v));
+		} else if (!strcmp(t, "readonly") || !strcmp(t, "ro")) {
+			json_object_set_new(m, "ReadOnly",
+					    json_boolean(!eq ||
+							 !strcmp(v, "true") ||
+							 !strcmp(v, "1")));
+		} else if (!strcmp(t, "bind-propagation")) {
+			json_object_set_new(m, "Propagation", json_string(v));
+		} else if (!strcmp(t, "tmpfs-size")) {
+			int64_t sz;
+			if (cove_cli_parse_size(v, &sz) < 0)
+				goto bad;
+			json_object_set_new(m, "TmpfsSize", json_integer(sz));
+		} else if (!strcmp(t, "tmpfs-mode")) {
+			char *end;
+			long mode = strtol(v, &end, 8);
+			if (*end || mode < 0 || mode > 07777)
+				goto bad;
+			json_object_set_new(m, "TmpfsMode", json_integer(mode));
+		} else if (!strcmp(t, "z") || !strcmp(t, "Z") ||
+			   !strcmp(t, "volume-nocopy") ||
+			   !strcmp(t, "consistency")) {
+			/* no SELinux; nocopy accepted */
+		} else {
+			goto bad;
+		}
+	}
+	if (!json_object_get(m, "Target")) {
+		json_decref(m);
+		return cove_cli_failf("invalid --mount '%s': target= is "
+				      "required",
+				      spec);
+	}
+	json_array_append_new(mounts, m);
+	return 0;
+bad:
+	json_decref(m);
+	return cove_cli_failf("invalid --mount '%s'", spec);
+}
+
+static bool have_cap_sys_resource(void)
+{
+	cap_t caps = cap_get_proc();
+	cap_flag_value_t v = CAP_CLEAR;
+
+	if (caps) {
+		cap_get_flag(caps, CAP_SYS_RESOURCE, CAP_EFFECTIVE, &v);
+		cap_free(caps);
+	}
+	return v == CAP_SET;
+}
+
+/*
+ * "nofile=1024:20000".  A limit above cove's own hard limit cannot be set
+ * without CAP_SYS_RESOURCE: it is lowered to that limit, with a warning,
+ * rather than failing the run (this machine's hard nofile is 20000 while
+ * podman's default asks for more).
+ */
+static int parse_ulimit(json_t *ul, const char *spec)
+{
+	static const struct {
+		const char *name;
+		int res;
+	} names[] = {
+	    {"core", RLIMIT_CORE},	   {"cpu", RLIMIT_CPU},
+	    {"data", RLIMIT_DATA},	   {"fsize", RLIMIT_FSIZE},
+	    {"locks", RLIMIT_LOCKS},	   {"memlock", RLIMIT_MEMLOCK},
+	    {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+	    {"nofile", RLIMIT_NOFILE},	   {"nproc", RLIMIT_NPROC},
+	    {"rss", RLIMIT_RSS},	   {"rtprio", RLIMIT_RTPRIO},
+	    {"rttime", RLIMIT_RTTIME},	   {"sigpending", RLIMIT_SIGPENDING},
+	    {"stack", RLIMIT_STACK},	   {"as", RLIMIT_AS},
+	};
+	_cleanup_free_ char *copy = strdup(spec);
+	char *eq, *colon;
+	int64_t soft, hard;
+	int res = -1;
+	struct rlimit cur;
+	json_t *u, *v;
+	size_t i;
+
+	if (!copy)
+		return -ENOMEM;
+	eq = strchr(copy, '=');
+	if (!eq)
+		return -EINVAL;
+	*eq = '\0';
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(copy, names[i].name))
+			res = names[i].res;
+	if (res < 0)
+		return -EINVAL;
+	colon = strchr(eq + 1, ':');
+	if (colon)
+		*colon = '\0';
+	if (cove_parse_int64(eq + 1, &soft) < 0 ||
+	    (colon && cove_parse_int64(colon + 1, &hard) < 0))
+		return -EINVAL;
+	if (!colon)
+		hard = soft;
+	if (soft == -1)
+		soft = (int64_t)RLIM_INFINITY;
+	if (hard == -1)
+		hard = (int64_t)RLIM_INFINITY;
+	if ((uint64_t)soft > (uint64_t)hard)
+		return -EINVAL;
+	if (getrlimit(res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY &&
+	    (uint64_t)hard > cur.rlim_max && !have_cap_sys_resource()) {
+		cove_cli_warn("--ulimit %s: hard limit %lld is above cove's "
+			      "own (%llu) and cannot be raised without "
+			      "CAP_SYS_RESOURCE; using %llu",
+			      spec, (long long)hard,
+			      (unsigned long long)cur.rlim_max,
+			      (unsigned long long)cur.rlim_max);
+		hard = (int64_t)cur.rlim_max;
+		if ((uint64_t)soft > (uint64_t)hard)
+			soft = hard;
+	}
+	json_array_foreach(ul, i, v)
+	{
+		if (!strcmp(json_string_value(json_object_get(v, "Name")),
+			    copy)) {
+			json_array_remove(ul, i);
+			break;
+		}
+	}
+	u = json_object();
+	json_object_set_new(u, "Name", json_string(copy));
+	json_object_set_new(u, "Soft", json_integer(soft));
+	json_object_set_new(u, "Hard", json_integer(hard));
+	json_array_append_new(ul, u);
+	return 0;
+}
+
+/* Parse create/run options; returns -1 to go on, else an exit status. */
+static int parse_create(const char *cmd, int argc, char **argv,
+			struct create_args *a)
+{
+	json_t *cfg, *host, *health = NULL;
+	int c, r;
+
+	cfg = json_object();
+	host = json_object();
+	if (!cfg || !host) {
+		json_decref(cfg);
+		json_decref(host);
+		return cove_cli_failf("out of memory");
+	}
+	json_object_set_new(cfg, "HostConfig", host);
+	a->config = cfg;
+	a->host = host;
+	json_object_set_new(cfg, "Env", json_array());
+	json_object_set_new(host, "PidsLimit", json_integer(2048));
+	json_object_set_new(host, "NetworkMode", json_string("bridge"));
+
+	opterr = 0;
+	/* "+": options end at IMAGE; the command keeps its own */
+	while ((c = getopt_long(argc, argv, "+dite:w:u:v:p:Pm:qh", create_opts,
+				NULL)) != -1) {
+		r = cove_cli_remote_option(cmd, c, &a->ra);
+		if (r == 0)
+			continue;
+		if (r > 0)
+			return r;
+		switch (c) {
+		case 'h':
+			return -2;
+		case 'd':
+			a->detach = true;
+			break;
+		case 'i':
+			json_object_set_new(cfg, "OpenStdin", json_true());
+			break;
+		case 't':
+			json_object_set_new(cfg, "Tty", json_true());
+			break;
+		case 'q':
+			a->quiet = true;
+			break;
+		case OPT_RM:
+			json_object_set_new(host, "AutoRemove", json_true());
+			break;
+		case OPT_NAME:
+			a->name = optarg;
+			break;
+		case 'e':
+			if (add_env(json_object_get(cfg, "Env"), optarg) < 0)
+				return cove_cli_failf("%s: invalid --env '%s': "
+						      "expected KEY=VALUE",
+						      cmd, optarg);
+			break;
+		case OPT_ENV_FILE:
+			r = read_env_file(json_object_get(cfg, "Env"), optarg);
+			if (r)
+				return r;
+			break;
+		case 'w':
+			if (optarg[0] != '/')
+				return cove_cli_failf(
+				    "%s: invalid --workdir '%s': must be an "
+				    "absolute path",
+				    cmd, optarg);
+			json_object_set_new(cfg, "WorkingDir",
+					    json_string(optarg));
+			break;
+		case 'u':
+			json_object_set_new(cfg, "User", json_string(optarg));
+			break;
+		case OPT_ENTRYPOINT: {
+			json_t *ep = NULL;
+			if (optarg[0] == '[') {
+				ep = json_loads(optarg, 0, NULL);
+				if (!json_is_array(ep)) {
+					json_decref(ep);
+					return cove_cli_failf(
+					    "%s: invalid --entrypoint '%s'",
+					    cmd, optarg);
+				}
+			} else {
+				ep = json_array();
+				if (*optarg)
+					json_array_append_new(
+					    ep, json_string(optarg));
+			}
+			json_object_set_new(cfg, "Entrypoint", ep);
+			break;
+		}
+		case 'v':
+			if (!strchr(optarg, ':') && optarg[0] != '/')
+				return cove_cli_failf(
+				    "%s: invalid --volume '%s': expected "
+				    "SOURCE:DEST[:OPTIONS] or an absolute DEST",
+				    cmd, optarg);
+			json_array_append_new(arr(host, "Binds"),
+					      json_string(optarg));
+			break;
+		case OPT_MOUNT:
+			r = parse_mount(arr(host, "Mounts"), optarg);
+			if (r)
+				return r;
+			break;
+		case OPT_TMPFS: {
+			json_t *t = json_object_get(host, "Tmpfs");
+			_cleanup_free_ char *dst = strdup(optarg);
+			char *colon;
+			if (!dst)
+				return cove_cli_failf("out of memory");
+			colon = strchr(dst, ':');
+			if (colon)
+				*colon = '\0';
+			if (!t) {
+				t = json_object();
+				json_object_set_new(host, "Tmpfs", t);
+			}
+			json_object_set_new(
+			    t, dst, json_string(colon ? colon + 1 : ""));
+			break;
+		}
+		case 'p':
+			if (parse_publish(arr(host, "PortBindings"), optarg) <
+			    0)
+				return cove_cli_failf(
+				    "%s: invalid --publish '%s': expected "
+				    "[IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]",
+				    cmd, optarg);
+			break;
+		case 'P':
+			json_object_set_new(host, "PublishAllPorts",
+					    json_true());
+			break;
+		case OPT_NETWORK:
+			json_object_set_new(host, "NetworkMode",
+					    json_string(optarg));
+			break;
+		case OPT_HOSTNAME:
+			json_object_set_new(cfg, "Hostname",
+					    json_string(optarg));
+			break;
+		case OPT_ADD_HOST:
+			if (!strchr(optarg, ':'))
+				return cove_cli_failf(
+				    "%s: invalid --add-host '%s': expected "
+				    "HOST:IP",
+				    cmd, optarg);
+			json_array_append_new(arr(host, "ExtraHosts"),
+					      json_string(optarg));
+			break;
+		case OPT_DNS:
+			json_array_append_new(arr(host, "Dns"),
+					      json_string(optarg));
+			break;
+		case OPT_READ_ONLY:
+			json_object_set_new(host, "ReadonlyRootfs",
+					    json_true());
+			break;
+		case OPT_CAP_ADD:
+			json_array_append_new(arr(host, "CapAdd"),
+					      json_string(optarg));
+			break;
+		case OPT_CAP_DROP:
+			json_array_append_new(arr(host, "CapDrop"),
+					      json_string(optarg));
+			break;
+		case OPT_SECURITY_OPT:
+			json_array_append_new(arr(host, "SecurityOpt"),
+					      json_string(optarg));
+			break;
+		case OPT_PRIVILEGED:
+			json_object_set_new(host, "Privileged", json_true());
+			break;
+		case OPT_USERNS:
+			if (strcmp(optarg, "host") && *optarg)
+				return cove_cli_failf(
+				    "%s: --userns '%s' is not supported yet: "
+				    "containers share the user namespace cove "
+				    "runs in (host for root, the user's own "
+				    "when rootless)",
+				    cmd, optarg);
+			break;
+		case 'm':
+		case OPT_MEMORY_SWAP: {
+			int64_t v;
+			if (c == OPT_MEMORY_SWAP && !strcmp(optarg, "-1"))
+				v = -1;
+			else if (cove_cli_parse_size(optarg, &v) < 0 ||
+				 (c == 'm' && v < 6 * 1024 * 1024))
+				return cove_cli_failf(
+				    "%s: invalid --%s '%s'%s", cmd,
+				    c == 'm' ? "memory" : "memory-swap", optarg,
+				    c == 'm' ? ": at least 6m" : "");
+			json_object_set_new(host,
+					    c == 'm' ? "Memory" : "MemorySwap",
+					    json_integer(v));
+			break;
+		}
+		case OPT_CPUS: {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (*end || end == optarg || !(v > 0) || v > 1024)
+				return cove_cli_failf("%s: invalid --cpus '%s'",
+						      cmd, optarg);
+			json_object_set_new(
+			    host, "NanoCpus",
+			    json_integer((json_int_t)(v * 1e9 + 0.5)));
+			break;
+		}
+		case OPT_CPU_SHARES: {
+			uint32_t v;
+			if (cove_parse_uint32(optarg, &v) < 0 || v < 2)
+				return cove_cli_failf(
+				    "%s: invalid --cpu-shares '%s'", cmd,
+				    optarg);
+			json_object_set_new(host, "CpuShares", json_integer(v));
+			break;
+		}
+		case OPT_PIDS_LIMIT: {
+			int64_t v;
+			if (cove_parse_int64(optarg, &v) < 0 || v < -1)
+				return cove_cli_failf(
+				    "%s: invalid --pids-limit '%s'", cmd,
+				    optarg);
+			json_object_set_new(host, "PidsLimit",
+					    json_integer(v > 0 ? v : 0));
+			break;
+		}
+		case OPT_ULIMIT:
+			if (parse_ulimit(arr(host, "Ulimits"), optarg) < 0)
+				return cove_cli_failf(
+				    "%s: invalid --ulimit '%s': expected "
+				    "NAME=SOFT[:HARD]",
+				    cmd, optarg);
+			break;
+		case OPT_RESTART: {
+			json_t *rp = json_object();
+			const char *colon = strchr(optarg, ':');
+			int max = 0;
+			size_t len =
+			    colon ? (size_t)(colon - optarg) : strlen(optarg);
+			_cleanup_free_ char *name = strndup(optarg, len);
+			json_object_set_new(host, "RestartPolicy", rp);
+			if (!name)
+				return cove_cli_failf("out of memory");
+			if ((strcmp(name, "no") && strcmp(name, "always") &&
+			     strcmp(name, "unless-stopped") &&
+			     strcmp(name, "on-failure")) ||
+			    (colon &&
+			     (strcmp(name, "on-failure") ||
+			      cove_parse_int(colon + 1, &max) < 0 || max < 0)))
+				return cove_cli_failf(
+				    "%s: invalid --restart '%s': expected no, "
+				    "always, unless-stopped or "
+				    "on-failure[:N]",
+				    cmd, optarg);
+			json_object_set_new(rp, "Name", json_string(name));
+			json_object_set_new(rp, "MaximumRetryCount",
+					    json_integer(max));
+			break;
+		}
+		case OPT_HEALTH_CMD:
+		case OPT_HEALTH_INTERVAL:
+		case OPT_HEALTH_RETRIES:
+		case OPT_HEALTH_TIMEOUT: {
+			int64_t v;
+			if (!health) {
+				health = json_object();
+				json_object_set_new(cfg, "Healthcheck", health);
+			}
+			if (c == OPT_HEALTH_CMD) {
+				json_t *t = json_array();
+				json_array_append_new(t,
+						      json_string("CMD-SHELL"));
+				json_array_append_new(t, json_string(optarg));
+				json_object_set_new(health, "Test", t);
+			} else if (c == OPT_HEALTH_RETRIES) {
+				uint32_t n;
+				if (cove_parse_uint32(optarg, &n) < 0 || n == 0)
+					return cove_cli_failf(
+					    "%s: invalid --health-retries '%s'",
+					    cmd, optarg);
+				json_object_set_new(health, "Retries",
+						    json_integer(n));
+			} else {
+				if (cove_cli_parse_duration(optarg, &v) < 0 ||
+				    v <= 0)
+					return cove_cli_failf(
+					    "%s: invalid duration '%s'", cmd,
+					    optarg);
+				json_object_set_new(health,
+						    c == OPT_HEALTH_INTERVAL
+							? "Interval"
+							: "Timeout",
+						    json_integer(v));
+			}
+			break;
+		}
+		case OPT_INIT:
+			json_object_set_new(host, "Init", json_true());
+			break;
+		case OPT_LABEL: {
+			json_t *l = json_object_get(cfg, "Labels");
+			_cleanup_free_ char *k = strdup(optarg);
+			char *eq;
+			if (!k)
+				return cove_cli_failf("out of memory");
+			eq = strchr(k, '=');
+			if (eq)
+				*eq = '\0';
+			if (!*k)
+				return cove_cli_failf(
+				    "%s: invalid --label '%s'", cmd, optarg);
+			if (!l) {
+				l = json_object();
+				json_object_set_new(cfg, "Labels", l);
+			}
+			json_object_set_new(l, k,
+					    json_string(eq ? eq + 1 : ""));
+			break;
+		}
+		case OPT_STOP_SIGNAL: {
+			int sig = cove_signal_parse(optarg);
+			if (sig < 0)
+				return cove_cli_failf(
+				    "%s: invalid --stop-signal '%s'", cmd,
+				    optarg);
+			json_object_set_new(cfg, "StopSignal",
+					    json_string(cove_signal_name(sig)));
+			break;
+		}
+		case OPT_STOP_TIMEOUT: {
+			int t;
+			if (cove_parse_int(optarg, &t) < 0 || t < 0)
+				return cove_cli_failf(
+				    "%s: invalid --stop-timeout '%s'", cmd,
+				    optarg);
+			json_object_set_new(cfg, "StopTimeout",
+					    json_integer(t));
+			break;
+		}
+		case OPT_LOG_OPT: {
+			json_t *lc = json_object_get(host, "LogConfig");
+			int64_t v;
+			if (!lc) {
+				lc = json_object();
+				json_object_set_new(host, "LogConfig", lc);
+			}
+			if (!strncmp(optarg, "max-size=", 9) &&
+			    cove_cli_parse_size(optarg + 9, &v) == 0 && v > 0)
+				json_object_set_new(lc, "MaxSize",
+						    json_integer(v));
+			else if (!strncmp(optarg, "max-file=", 9) &&
+				 cove_parse_int64(optarg + 9, &v) == 0 &&
+				 v > 0 && v < 1000)
+				json_object_set_new(lc, "MaxFile",
+						    json_integer(v));
+			else
+				return cove_cli_failf(
+				    "%s: invalid --log-opt '%s': supported are "
+				    "max-size=SIZE and max-file=N",
+				    cmd, optarg);
+			break;
+		}
+		case OPT_CGROUP_PARENT:
+			if (optarg[0] != '/')
+				return cove_cli_failf(
+				    "%s: invalid --cgroup-parent '%s': must be "
+				    "an absolute cgroup path",
+				    cmd, optarg);
+			json_object_set_new(host, "CgroupParent",
+					    json_string(optarg));
+			break;
+		case OPT_PULL:
+			if (strcmp(optarg, "missing") &&
+			    strcmp(optarg, "always") && strcmp(optarg, "never"))
+				return cove_cli_failf(
+				    "%s: invalid --pull '%s': expected "
+				    "missing, always or never",
+				    cmd, optarg);
+			a->pull = optarg;
+			break;
+		default:
+			return cove_cli_unknown_option(cmd, argv);
+		}
+	}
+	if (health && !json_object_get(health, "Test"))
+		return cove_cli_failf("%s: --health-* options need "
+				      "--health-cmd",
+				      cmd);
+	if (optind >= argc)
+		return cove_cli_failf("%s: an image is required (see 'cove %s "
+				      "--help')",
+				      cmd, cmd);
+	json_object_set_new(cfg, "Image", json_string(argv[optind]));
+	if (optind + 1 < argc) {
+		json_t *cmdv = json_array();
+		for (int i = optind + 1; i < argc; i++)
+			json_array_append_new(cmdv, json_string(argv[i]));
+		json_object_set_new(cfg, "Cmd", cmdv);
+	}
+	if (json_is_true(json_object_get(host, "AutoRemove")) &&
+	    json_object_get(host, "RestartPolicy") &&
+	    strcmp(json_string_value(json_object_get(
+		       json_object_get(host, "RestartPolicy"), "Name")),
+		   "no"))
+		return cove_cli_failf("%s: --rm and --restart cannot be "
+				      "combined",
+				      cmd);
+	return -1;
+}
+
+/* The image of @a, pulled when missing (or always, with --pull always). */
+static int ensure_image(struct cove_engine *e, struct create_args *a,
+			struct cove_error *err)
+{
+	const char *ref =
+	    json_string_value(json_object_get(a->config, "Image"));
+	struct cove_image_record rec = {0};
+	struct cove_pull_opts po = {0};
+	int r;
+
+	r = cove_engine_images(e, err);
+	if (r < 0)
+		return r;
+	if (!a->pull || strcmp(a->pull, "always")) {
+		r = cove_images_lookup(e->images, ref, &rec, err);
+		if (r >= 0) {
+			cove_image_record_release(&rec);
+			return 0;
+		}
+		if (r != -ENOENT || (a->pull && !strcmp(a->pull, "never")))
+			return r;
+		cove_error_clear(err);
+	}
+	if (!a->quiet)
+		fprintf(stderr, "Trying to pull %s...\n", ref);
+	po.remote = a->ra.o;
+	po.unpack = e->snap;
+	r = cove_image_pull(e->store, e->images, ref, &po, &rec, err);
+	if (r < 0)
+		return r;
+	cove_image_record_release(&rec);
+	return 0;
+}
+
+static int open_engine(struct cove_ctx *ctx, struct cove_engine **ret)
+{
+	struct cove_error err = {0};
+	if (cove_engine_open(ctx->root, ctx->runroot, ctx->storage_driver, ret,
+			     &err) < 0)
+		return cove_cli_fail(&err);
+	return 0;
+}
+
+static const char create_help[] =
+    "NAME:\n"
+    "   cove create - create a container from an image\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove create [options] IMAGE [COMMAND [ARG...]]\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Makes a container (its root file system, configuration, name)\n"
+    "   without starting it, pulling IMAGE first when it is not in the\n"
+    "   store; prints its id.  'cove start' runs it.\n"
+    "\n"
+    "OPTIONS:\n" CREATE_OPTIONS_HELP COVE_CLI_REMOTE_HELP;
+
+static const char run_help[] =
+    "NAME:\n"
+    "   cove run - run a command in a new container\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove run [options] IMAGE [COMMAND [ARG...]]\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Creates a container from IMAGE (pulled when missing) and starts\n"
+    "   it.  In the foreground, cove itself watches the container: its\n"
+    "   output is copied to cove's, signals cove receives are passed to\n"
+    "   it, and cove exits with its exit code.  With -d, a small monitor\n"
+    "   process of its own holds the container's output (see 'cove logs')\n"
+    "   and cove prints the id once the container runs.\n"
+    "\n"
+    "   Exit status: the container's, or 125 when cove itself failed,\n"
+    "   126 when the command cannot be run, 127 when it is not found.\n"
+    "\n"
+    "OPTIONS:\n" CREATE_OPTIONS_HELP COVE_CLI_REMOTE_HELP;
+
+static int create_or_run(struct cove_ctx *ctx, int argc, char **argv, bool run)
+{
+	const char *cmd = run ? "run" : "create";
+	struct create_args a = {.ra = COVE_CLI_REMOTE_INIT};
+	struct cove_engine *e = NULL;
+	struct cove_error err = {0};
+	struct cove_ctr c = {0};
+	char id[COVE_CTR_ID_LEN + 1];
+	int r, code = 0;
+
+	r = parse_create(cmd, argc, argv, &a);
+	if (r == -2) {
+		create_args_release(&a);
+		return cove_cli_help(run ? run_help : create_help);
+	}
+	if (r >= 0)
+		goto out;
+	r = open_engine(ctx, &e);
+	if (r)
+		goto out;
+	if (ensure_image(e, &a, &err) < 0 ||
+	    cove_engine_create(e, a.config, a.name, id, &err) < 0) {
+		r = cove_cli_fail(&err);
+		goto out;
+	}
+	if (!run) {
+		printf("%s\n", id);
+		r = 0;
+		goto out;
+	}
+	if (cove_engine_lookup(e, id, &c, &err) < 0) {
+		r = cove_cli_fail(&err);
+		goto out;
+	}
+	{
+		struct cove_start_opts so = {.detach = a.detach};
+		fflush(stdout);
+		if (cove_engine_start(e, &c, &so, &code, &err) < 0) {
+			struct cove_error rerr = {0};
+			r = cove_cli_fail(&err);
+			if (json_is_true(json_object_get(a.host, "AutoRemove")))
+				(void)cove_engine_remove(e, &c, true, true,
+							 &rerr);
+			goto out;
+		}
+	}
+	if (a.detach)
+		printf("%s\n", id);
+	r = a.detach ? 0 : code;
+out:
+	cove_ctr_release(&c);
+	cove_engine_free(e);
+	create_args_release(&a);
+	return r;
+}
+
+int cmd_create(struct cove_ctx *ctx, int argc, char **argv)
+{
+	return create_or_run(ctx, argc, argv, false);
+}
+
+int cmd_run(struct cove_ctx *ctx, int argc, char **argv)
+{
+	return create_or_run(ctx, argc, argv, true);
+}

@@ -1,0 +1,159 @@
+#pragma once
+/*
+ * The engine: containers made from images, run by the runtime layer in
+ * process (no exec of cove-runtime), each watched by a monitor (monitor.c),
+ * recorded in the engine database.  No daemon: every cove command opens the
+ * engine, does its work and exits; a detached container's monitor is the
+ * only process that stays.
+ *
+ * Layout:
+ *   <root>/engine.db                    containers, volumes (db.h)
+ *   <root>/containers/<id>/config.json  the OCI bundle (root.path points at
+ *                                       the snapshot's rootfs)
+ *   <root>/containers/<id>/{hosts,hostname,resolv.conf}  bound into it
+ *   <root>/containers/<id>/ctr.log      JSON-lines log (logfile.h)
+ *   <root>/overlay-containers/<id>/     its rootfs (snapshot.h)
+ *   <runroot>/runtime/<id>/             runtime state (cove-runtime --root)
+ *   <runroot>/netns/<id>                its network namespace (bridge mode)
+ *
+ * The create options are one JSON object (docker's "Config" with a
+ * "HostConfig" inside, the same names `inspect` shows), stored in the
+ * container's row:
+ *   Image, Cmd, Entrypoint ([] or null), Env, WorkingDir, User, Hostname,
+ *   Tty, OpenStdin, Labels {}, StopSignal ("SIGTERM"), StopTimeout (10),
+ *   Healthcheck {Test [], Interval ns, Timeout ns, Retries},
+ *   HostConfig {Binds ["src:dst[:opts]"], Mounts [{Type, Source, Target,
+ *     ReadOnly, TmpfsSize}], Tmpfs {dst: opts}, NetworkMode, PortBindings
+ *     [{HostIp, HostPort, ContainerPort, Protocol}], ExtraHosts, Dns,
+ *     ReadonlyRootfs, CapAdd, CapDrop, SecurityOpt, Privileged, Memory,
+ *     MemorySwap, NanoCpus, CpuShares, PidsLimit, Ulimits [{Name, Soft,
+ *     Hard}], RestartPolicy {Name, MaximumRetryCount}, Init, AutoRemove,
+ *     LogConfig {MaxSize, MaxFile}, CgroupParent, AnonVolumes []}
+ */
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <sqlite3.h>
+
+#include "engine/containers.h"
+#include "image/images.h"
+#include "image/snapshot.h"
+#include "image/store.h"
+#include "util/error.h"
+
+struct cove_engine {
+	char *root;
+	char *runroot;
+	char *runtime_root; /* <runroot>/runtime */
+	const char *storage_driver;
+	sqlite3 *db; /* opened on demand: cove_engine_db() */
+	struct cove_store *store;
+	struct cove_images *images;
+	struct cove_snapshotter *snap;
+	bool rootless;
+};
+
+int cove_engine_open(const char *root, const char *runroot,
+		     const char *storage_driver, struct cove_engine **ret,
+		     struct cove_error *err);
+void cove_engine_free(struct cove_engine *e);
+
+/* The engine database, opened on first use. */
+int cove_engine_db(struct cove_engine *e, sqlite3 **ret,
+		   struct cove_error *err);
+/* The image store, metadata and snapshots, opened on first use. */
+int cove_engine_images(struct cove_engine *e, struct cove_error *err);
+/*
+ * Close what must not cross a fork (the database connection); the next
+ * cove_engine_db() reopens it.
+ */
+void cove_engine_before_fork(struct cove_engine *e);
+
+/* <root>/containers/<id>, caller frees */
+char *cove_engine_ctr_dir(const struct cove_engine *e, const char *id);
+
+/*
+ * Create a container from @config (see above; its Image must be in the
+ * store) named @name (NULL: a generated name): the row, the bundle and the
+ * rootfs.  The id goes to @ret_id (COVE_CTR_ID_LEN + 1 bytes).  Nothing is
+ * left behind on failure.
+ */
+int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
+		       char *ret_id, struct cove_error *err);
+
+struct cove_start_opts {
+	/*
+	 * Detached: a monitor process of its own holds the container's
+	 * stdio; the call returns once the container runs.  Attached: the
+	 * calling process is the monitor, copies output to its own stdout
+	 * and stderr (and stdin with OpenStdin), and returns the exit code.
+	 */
+	bool detach;
+};
+
+/*
+ * Start container @c (created or exited).  Attached, *ret_exit gets the
+ * container's exit code (shell style: 128 + signal).
+ */
+int cove_engine_start(struct cove_engine *e, struct cove_ctr *c,
+		      const struct cove_start_opts *o, int *ret_exit,
+		      struct cove_error *err);
+
+/*
+ * Stop: the stop signal, then SIGKILL after @timeout seconds (<0: the
+ * container's StopTimeout); no restart follows.  Returns once the monitor
+ * has recorded the exit.
+ */
+int cove_engine_stop(struct cove_engine *e, struct cove_ctr *c, int timeout,
+		     struct cove_error *err);
+
+/* Send @sig to the container's init. */
+int cove_engine_kill(struct cove_engine *e, struct cove_ctr *c, int sig,
+		     struct cove_error *err);
+
+/*
+ * Remove: a running container only with @force (killed first); its
+ * anonymous volumes too with @volumes.  Each step is idempotent, so a
+ * remove interrupted by a crash can be repeated.
+ */
+int cove_engine_remove(struct cove_engine *e, struct cove_ctr *c, bool force,
+		       bool volumes, struct cove_error *err);
+
+/*
+ * Bring @c's state up to date: a "running" container whose process is gone
+ * (its monitor was killed too) is cleaned up and recorded as exited.
+ */
+int cove_engine_refresh(struct cove_engine *e, struct cove_ctr *c,
+			struct cove_error *err);
+
+/* Wait until @c is not running; its exit code to *ret_exit. */
+int cove_engine_wait(struct cove_engine *e, struct cove_ctr *c, int *ret_exit,
+		     struct cove_error *err);
+
+/* Look up by name, id or id prefix, refreshed. */
+int cove_engine_lookup(struct cove_engine *e, const char *name_or_id,
+		       struct cove_ctr *ret, struct cove_error *err);
+
+/* docker's name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]* */
+int cove_engine_name_validate(const char *name, struct cove_error *err);
+
+/*
+ * The data directory of named volume @name (caller frees), the volume
+ * created when it does not exist yet, as `docker run -v NAME:/dst` does.
+ */
+int cove_engine_volume_path(struct cove_engine *e, const char *name, char **ret,
+			    struct cove_error *err);
+
+/*
+ * cove_volume_in_use_fn (volumes.h) for the engine's containers: 1 when a
+ * container's options mount volume @name.
+ */
+int cove_engine_volume_in_use(void *data, sqlite3 *db, const char *name,
+			      char **ret_user, struct cove_error *err);
+
+/* The cove-init reaper for --init: next to cove, or in /usr/libexec/cove. */
+const char *cove_engine_init_path(void);
+
+/* A generated "adjective_noun" container name; caller frees. */
+char *cove_engine_random_name(void);

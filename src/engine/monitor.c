@@ -1,0 +1,509 @@
+/*
+ * The monitor: what conmon is to podman, inside cove.  One process per
+ * running container (the `cove` process itself for an attached run) that
+ *   - creates and starts the container through the runtime layer, in
+ *     process, so the init is its child and its exit status is ours;
+ *   - holds the container's stdout and stderr (pipes, or a pty with -t)
+ *     and writes them to the log file (and, attached, to its own stdio);
+ *   - records the state, exit code and OOM kill in the engine database;
+ *   - applies the restart policy, and removes the container at the end
+ *     when it was run with --rm.
+ * It blocks the signals it handles and reads them from a signalfd: the
+ * runtime resets the mask before the container's execve.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/engine-internal.h"
+#include "engine/logfile.h"
+#include "runtime/cgroup.h"
+#include "runtime/container.h"
+#include "runtime/state.h"
+#include "runtime/terminal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/signals.h"
+#include "util/strutil.h"
+
+struct monitor {
+	struct cove_engine *e;
+	struct cove_ctr *c;
+	char *dir;
+	bool attached;
+	bool tty;
+	bool stdin_open;
+	int notify_fd;
+	struct cove_logfile *log;
+};
+
+static const char *hstr(const struct cove_ctr *c, const char *key)
+{
+	return json_string_value(
+	    json_object_get(json_object_get(c->config, "HostConfig"), key));
+}
+
+static int64_t hint(const struct cove_ctr *c, const char *obj, const char *key)
+{
+	const json_t *h = json_object_get(c->config, "HostConfig");
+	if (obj)
+		h = json_object_get(h, obj);
+	return json_integer_value(json_object_get(h, key));
+}
+
+static void notify(struct monitor *m, int r, const struct cove_error *err)
+{
+	char buf[COVE_ERROR_MSG_MAX + 16];
+	int n;
+
+	if (m->notify_fd < 0)
+		return;
+	if (r >= 0)
+		n = snprintf(buf, sizeof(buf), "0\n");
+	else
+		n = snprintf(buf, sizeof(buf), "%d %s\n", -r,
+			     err->msg[0] ? err->msg : strerror(-r));
+	(void)cove_write_all(m->notify_fd, buf, (size_t)n);
+	close(m->notify_fd);
+	m->notify_fd = -1;
+}
+
+static int db_update(struct monitor *m, unsigned fields)
+{
+	struct cove_error err = {0};
+	sqlite3 *db;
+	int r = cove_engine_db(m->e, &db, &err);
+	if (r < 0)
+		return r;
+	return cove_ctr_update(db, m->c, fields, &err);
+}
+
+/* Read the row again: `cove stop` may have asked for no restart. */
+static void db_reload(struct monitor *m)
+{
+	struct cove_error err = {0};
+	struct cove_ctr fresh = {0};
+	sqlite3 *db;
+
+	if (cove_engine_db(m->e, &db, &err) < 0 ||
+	    cove_ctr_lookup(db, m->c->id, &fresh, &err) < 0)
+		return;
+	m->c->stop_requested = fresh.stop_requested;
+	cove_ctr_release(&fresh);
+}
+
+static uint64_t oom_count(struct monitor *m)
+{
+	struct cove_state *s = NULL;
+	struct cove_cgroup *cg = NULL;
+	uint64_t n = 0;
+
+	if (cove_state_load(m->e->runtime_root, m->c->id, &s, NULL) < 0)
+		return 0;
+	if (s->cgroup_path &&
+	    cove_cgroup_open(NULL, s->cgroup_mode, s->cgroup_path, &cg, NULL) >=
+		0) {
+		(void)cove_cgroup_oom_count(cg, &n);
+		cove_cgroup_free(cg);
+	}
+	cove_state_free(s);
+	return n;
+}
+
+void cove_engine_release_runtime(struct cove_engine *e, struct cove_ctr *c)
+{
+	struct cove_error err = {0};
+
+	(void)cove_container_delete(e->runtime_root, c->id, true, &err);
+	if (e->snap || cove_engine_images(e, &err) >= 0)
+		(void)cove_snapshot_unmount(e->snap, c->id, &err);
+}
+
+static int mount_rootfs(struct monitor *m, struct cove_error *err)
+{
+	_cleanup_free_ char *chain = NULL, *path = NULL, *file = NULL;
+	int r = cove_engine_images(m->e, err);
+
+	if (r < 0)
+		return r;
+	file = cove_strdup_printf("%s/chain-id", m->dir);
+	if (!file)
+		return -ENOMEM;
+	r = cove_read_file(file, 256, &chain, NULL);
+	if (r < 0)
+		return cove_error_setx(err, r, "cannot read %s", file);
+	return cove_snapshot_mount(m->e->snap, m->c->id, chain, &path, err);
+}
+
+/* Copy what a pipe or pty has to the log (and our own stdout/stderr). */
+static int pump(struct monitor *m, int fd, enum cove_log_stream stream,
+		int out_fd)
+{
+	char buf[32768];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 1;
+	if (n <= 0)
+		return 0; /* EOF, or EIO from a pty whose slave is gone */
+	if (m->log)
+		(void)cove_logfile_write(m->log, stream, buf, (size_t)n);
+	if (out_fd >= 0)
+		(void)cove_write_all(out_fd, buf, (size_t)n);
+	return 1;
+}
+
+struct run {
+	pid_t pid;
+	int out, errp; /* read ends (or the pty master in out) */
+	int in;	       /* write end of the container's stdin, or -1 */
+};
+
+/*
+ * Create the container with our stdio replaced by its pipes: the init is
+ * cloned from this process and keeps fds 0-2 (the runtime closes the rest).
+ */
+static int create(struct monitor *m, struct run *run, struct cove_error *err)
+{
+	_cleanup_free_ char *bundle = NULL;
+	int saved[3] = {-1, -1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1},
+	    in[2] = {-1, -1}, devnull = -1;
+	struct cove_create_opts o = {0};
+	int r;
+
+	bundle = strdup(m->dir);
+	if (!bundle)
+		return -ENOMEM;
+	o.root = m->e->runtime_root;
+	o.id = m->c->id;
+	o.bundle = bundle;
+	o.foreground = true;
+	o.cgroup_manager = COVE_CGROUP_MANAGER_CGROUPFS;
+
+	if (m->tty) {
+		/* the runtime makes the pty and hands us the master */
+		if (!m->stdin_open || !m->attached) {
+			devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+			saved[0] = fcntl(0, F_DUPFD_CLOEXEC, 3);
+			dup2(devnull, 0);
+		}
+		r = cove_container_create(&o, &run->pid, &run->out, err);
+		if (saved[0] >= 0) {
+			dup2(saved[0], 0);
+			close(saved[0]);
+		}
+		if (devnull >= 0)
+			close(devnull);
+		run->errp = -1;
+		run->in = -1;
+		return r;
+	}
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    (m->stdin_open && pipe2(in, O_CLOEXEC) < 0)) {
+		r = cove_error_setx(err, errno, "pipe");
+		goto out;
+	}
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (int i = 0; i < 3; i++)
+		saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
+	dup2(m->stdin_open ? in[0] : devnull, 0);
+	dup2(out[1], 1);
+	dup2(errp[1], 2);
+	r = cove_container_create(&o, &run->pid, NULL, err);
+	for (int i = 0; i < 3; i++)
+		if (saved[i] >= 0) {
+			dup2(saved[i], i);
+			close(saved[i]);
+		} else {
+			close(i);
+		}
+	if (r < 0)
+		goto out;
+	run->out = out[0];
+	run->errp = errp[0];
+	run->in = m->stdin_open ? in[1] : -1;
+	out[0] = errp[0] = in[1] = -1;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (out[i] >= 0)
+			close(out[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+		if (in[i] >= 0)
+			close(in[i]);
+	}
+	if (devnull >= 0)
+		close(devnull);
+	return r;
+}
+
+static int exit_code_of(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 255;
+}
+
+/*
+ * One run of the container: create, start, copy its output until the init
+ * exits, record the exit.  *ret_code gets the exit code.
+ */
+static int run_once(struct monitor *m, int sfd, int *ret_code,
+		    struct cove_error *err)
+{
+	struct run run = {.pid = 0, .out = -1, .errp = -1, .in = -1};
+	int status = 0, r;
+	bool exited = false, stdin_done = !m->attached || run.in < 0;
+	struct termios saved_tio;
+	bool raw = false;
+	uint64_t oom_before = 0;
+
+	r = mount_rootfs(m, err);
+	if (r < 0)
+		return r;
+	r = cove_engine_net_setup(m->e, m->c, err);
+	if (r < 0)
+		goto fail;
+	r = create(m, &run, err);
+	if (r < 0)
+		goto fail;
+	oom_before = oom_count(m);
+	m->c->pid = run.pid;
+	m->c->pid_start = cove_proc_start_time(run.pid);
+	m->c->monitor_pid = getpid();
+	m->c->started_at = cove_now_ns();
+	free(m->c->state);
+	m->c->state = strdup("running");
+	r = db_update(m, COVE_CTR_STATE | COVE_CTR_PID | COVE_CTR_MONITOR |
+			     COVE_CTR_STARTED);
+	if (r >= 0)
+		r = cove_container_start(m->e->runtime_root, m->c->id, err);
+	if (r < 0) {
+		kill(run.pid, SIGKILL);
+		waitpid(run.pid, NULL, 0);
+		goto fail;
+	}
+	notify(m, 0, NULL);
+
+	if (m->attached && m->tty && isatty(0) &&
+	    tcgetattr(0, &saved_tio) == 0) {
+		struct termios t = saved_tio;
+		cfmakeraw(&t);
+		raw = tcsetattr(0, TCSANOW, &t) == 0;
+	}
+	stdin_done = !m->attached || (!m->tty && run.in < 0) ||
+		     (m->tty && !m->stdin_open);
+
+	/* copy output until the init is gone and the pipes are drained */
+	while (!exited || run.out >= 0 || run.errp >= 0) {
+		struct pollfd p[4] = {
+		    {.fd = sfd, .events = POLLIN},
+		    {.fd = run.out, .events = POLLIN},
+		    {.fd = run.errp, .events = POLLIN},
+		    {.fd = stdin_done ? -1 : 0, .events = POLLIN},
+		};
+		int n = poll(p, 4, exited ? 200 : -1);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n == 0 && exited)
+			break; /* a daemonized process kept the pipe open */
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGCHLD)
+					continue;
+				if (si.ssi_signo == SIGWINCH && m->tty) {
+					struct winsize ws;
+					if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+						ioctl(run.out, TIOCSWINSZ, &ws);
+					continue;
+				}
+				kill(run.pid, (int)si.ssi_signo);
+			}
+			for (;;) {
+				int st;
+				pid_t w = waitpid(-1, &st, WNOHANG);
+				if (w <= 0)
+					break;
+				if (w == run.pid) {
+					status = st;
+					exited = true;
+				}
+			}
+		}
+		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (!pump(m, run.out, COVE_LOG_STDOUT,
+				  m->attached ? 1 : -1)) {
+				close(run.out);
+				run.out = -1;
+			}
+		}
+		if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (!pump(m, run.errp, COVE_LOG_STDERR,
+				  m->attached ? 2 : -1)) {
+				close(run.errp);
+				run.errp = -1;
+			}
+		}
+		if (p[3].revents & (POLLIN | POLLHUP | POLLERR)) {
+			char buf[4096];
+			ssize_t k = read(0, buf, sizeof(buf));
+			int to = m->tty ? run.out : run.in;
+			if (k <= 0) {
+				stdin_done = true;
+				if (run.in >= 0) {
+					close(run.in);
+					run.in = -1;
+				}
+			} else if (to >= 0) {
+				(void)cove_write_all(to, buf, (size_t)k);
+			}
+		}
+	}
+	if (raw)
+		tcsetattr(0, TCSANOW, &saved_tio);
+	if (run.out >= 0)
+		close(run.out);
+	if (run.errp >= 0)
+		close(run.errp);
+	if (run.in >= 0)
+		close(run.in);
+	if (!exited) {
+		waitpid(run.pid, &status, 0);
+	}
+	*ret_code = exit_code_of(status);
+	m->c->oom_killed = oom_count(m) > oom_before;
+	cove_engine_release_runtime(m->e, m->c);
+	cove_engine_net_teardown(m->e, m->c);
+	m->c->exit_code = *ret_code;
+	m->c->finished_at = cove_now_ns();
+	m->c->pid = 0;
+	m->c->pid_start = 0;
+	free(m->c->state);
+	m->c->state = strdup("exited");
+	(void)db_update(m, COVE_CTR_STATE | COVE_CTR_PID | COVE_CTR_EXIT);
+	return 0;
+fail:
+	cove_engine_release_runtime(m->e, m->c);
+	cove_engine_net_teardown(m->e, m->c);
+	return r;
+}
+
+static bool should_restart(struct monitor *m, int code)
+{
+	const char *policy = hstr(m->c, "RestartPolicy") ? NULL : NULL;
+	const json_t *rp = json_object_get(
+	    json_object_get(m->c->config, "HostConfig"), "RestartPolicy");
+	int64_t max = hint(m->c, "RestartPolicy", "MaximumRetryCount");
+
+	(void)policy;
+	policy = json_string_value(json_object_get(rp, "Name"));
+	db_reload(m);
+	if (m->c->stop_requested || !policy)
+		return false;
+	if (!strcmp(policy, "always") || !strcmp(policy, "unless-stopped"))
+		return true;
+	if (!strcmp(policy, "on-failure"))
+		return code != 0 && (max <= 0 || m->c->restart_count < max);
+	return false;
+}
+
+int cove_monitor_run(struct cove_engine *e, struct cove_ctr *c, bool attached,
+		     int notify_fd, struct cove_error *err)
+{
+	static const int handled[] = {SIGCHLD, SIGINT,	SIGTERM, SIGHUP,
+				      SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+	const json_t *lc = json_object_get(
+	    json_object_get(c->config, "HostConfig"), "LogConfig");
+	struct monitor m = {
+	    .e = e, .c = c, .attached = attached, .notify_fd = notify_fd};
+	_cleanup_free_ char *log_path = NULL;
+	sigset_t mask, old;
+	int sfd, code = 0, r = 0;
+	unsigned delay_ms = 100;
+	bool first = true;
+
+	m.tty = json_is_true(json_object_get(c->config, "Tty"));
+	m.stdin_open = json_is_true(json_object_get(c->config, "OpenStdin"));
+	m.dir = cove_engine_ctr_dir(e, c->id);
+	log_path = cove_strdup_printf("%s/ctr.log", m.dir ? m.dir : "");
+	if (!m.dir || !log_path)
+		return -ENOMEM;
+	r = cove_logfile_open(
+	    log_path,
+	    (uint64_t)json_integer_value(json_object_get(lc, "MaxSize")),
+	    (unsigned)json_integer_value(json_object_get(lc, "MaxFile")),
+	    &m.log, err);
+	if (r < 0) {
+		notify(&m, r, err);
+		free(m.dir);
+		return r;
+	}
+
+	sigemptyset(&mask);
+	for (size_t i = 0; i < ARRAY_SIZE(handled); i++)
+		sigaddset(&mask, handled[i]);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	/* grandchildren of a two-stage create are reparented to us */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+	for (;;) {
+		r = run_once(&m, sfd, &code, err);
+		if (r < 0) {
+			if (first) {
+				notify(&m, r, err);
+				free(c->state);
+				c->state = strdup("exited");
+				(void)db_update(&m, COVE_CTR_STATE);
+				break;
+			}
+			/* a restart that failed: counts as a failed run */
+			code = 125;
+		}
+		first = false;
+		if (!should_restart(&m, code))
+			break;
+		free(c->state);
+		c->state = strdup("restarting");
+		(void)db_update(&m, COVE_CTR_STATE);
+		usleep(delay_ms * 1000);
+		if (delay_ms < 10000)
+			delay_ms *= 2;
+		db_reload(&m);
+		if (c->stop_requested) {
+			free(c->state);
+			c->state = strdup("exited");
+			(void)db_update(&m, COVE_CTR_STATE);
+			break;
+		}
+		c->restart_count++;
+	}
+	cove_logfile_close(m.log);
+	if (sfd >= 0)
+		close(sfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	free(m.dir);
+	if (r >= 0 &&
+	    json_is_true(json_object_get(
+		json_object_get(c->config, "HostConfig"), "AutoRemove"))) {
+		struct cove_error rerr = {0};
+		(void)cove_engine_remove(e, c, true, true, &rerr);
+	}
+	return r < 0 ? r : code;
+}
