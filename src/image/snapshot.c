@@ -35,6 +35,7 @@ struct cove_snapshotter {
 	const char *driver;
 	bool overlay;
 	bool rootless;
+	bool squash_ids;
 	struct cove_idmap_range *uid_map, *gid_map;
 	size_t uid_map_len, gid_map_len;
 };
@@ -169,6 +170,7 @@ int cove_snapshotter_open(const char *root, const struct cove_snapshot_opts *o,
 		    err, EINVAL, "unknown snapshot driver '%s'", o->driver);
 	s->driver = s->overlay ? "overlay" : "vfs";
 	s->rootless = o->rootless;
+	s->squash_ids = o->squash_ids;
 	s->root = strdup(root);
 	s->dir = cove_strdup_printf("%s/%s", root, s->driver);
 	s->cdir = cove_strdup_printf("%s/%s-containers", root, s->driver);
@@ -610,6 +612,7 @@ static int unpack_one(struct cove_snapshotter *s,
 	    .overlay_whiteouts = s->overlay,
 	    .userxattr = s->overlay && s->rootless,
 	    .skip_devices = s->rootless,
+	    .no_chown = s->squash_ids,
 	    .uid_map = s->uid_map,
 	    .uid_map_len = s->uid_map_len,
 	    .gid_map = s->gid_map,
@@ -1051,6 +1054,118 @@ static int copy_vfs_container(struct cove_snapshotter *s, int cfd,
 		return r;
 	}
 	*ret_path = TAKE_PTR(rootfs);
+	return 0;
+}
+
+/*
+ * A read-only overlay of @lowers (newest first) as a detached mount: no
+ * path ever shows it, and closing the returned fd undoes it.  One lower
+ * dir alone is not an overlay the kernel accepts without an upper dir, so
+ * the (empty) <dir>/empty goes below the layers.
+ */
+static int overlay_detached(struct cove_snapshotter *s, char **lowers,
+			    int *ret_fd, struct cove_error *err)
+{
+	_cleanup_free_ char *empty = cove_strdup_printf("%s/empty", s->dir);
+	_cleanup_free_ char *joined = NULL;
+	_cleanup_close_ int fsfd = -1, mfd = -1;
+	size_t len = 0;
+	char msg[256];
+	int r;
+
+	if (!empty)
+		return cove_error_set(err, ENOMEM, "out of memory");
+	r = mkdir_at(AT_FDCWD, empty, 0755, NULL);
+	if (r < 0)
+		return cove_error_setx(err, r, "cannot create '%s'", empty);
+	for (char **l = lowers; *l; l++) {
+		if (strpbrk(*l, ":,\\"))
+			return cove_error_set(err, EINVAL,
+					      "overlay path '%s' has ':', ',' "
+					      "or '\\'",
+					      *l);
+		len += strlen(*l) + 1;
+	}
+	joined = malloc(len + strlen(empty) + 1);
+	if (!joined)
+		return cove_error_set(err, ENOMEM, "out of memory");
+	len = 0;
+	for (char **l = lowers; *l; l++)
+		len +=
+		    (size_t)snprintf(joined + len, strlen(*l) + 2, "%s:", *l);
+	memcpy(joined + len, empty, strlen(empty) + 1);
+
+	fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return cove_error_setx(err, errno, "cannot open overlay");
+	/* "lowerdir+" (6.8) has no page limit; older kernels take the list */
+	r = 0;
+	for (char **l = lowers; *l && r == 0; l++)
+		r = fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", *l, 0);
+	if (r == 0)
+		r = fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", empty, 0);
+	if (r < 0 && errno == EINVAL && lowers[0]) {
+		close(fsfd);
+		fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+		if (fsfd < 0)
+			return cove_error_setx(err, errno,
+					       "cannot open overlay");
+		r = fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", joined, 0);
+	}
+	if (r == 0 && s->rootless)
+		r = fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0);
+	if (r == 0)
+		r = fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+	if (r < 0) {
+		int e = errno;
+		fs_context_msg(fsfd, msg, sizeof(msg));
+		return cove_error_setx(err, e, "cannot make an overlay of %s%s",
+				       lowers[0], msg);
+	}
+	mfd = fsmount(fsfd, FSMOUNT_CLOEXEC,
+		      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+	if (mfd < 0)
+		return cove_error_setx(
+		    err, errno, "cannot mount an overlay of %s", lowers[0]);
+	*ret_fd = TAKE_FD(mfd);
+	return 0;
+}
+
+int cove_snapshot_copy(struct cove_snapshotter *s, const char *chain_id,
+		       int target_dirfd, struct cove_error *err)
+{
+	_cleanup_strv_ char **lowers = NULL;
+	_cleanup_free_ char *src = NULL;
+	_cleanup_close_ int mfd = -1, sfd = -1;
+	int r;
+
+	if (!chain_id || !*chain_id)
+		return 0;
+	if (!cove_snapshot_exists(s, chain_id))
+		return cove_error_set(err, ENOENT,
+				      "snapshot '%s' does not exist", chain_id);
+	if (s->overlay) {
+		r = chain_lowers(s, chain_id, &lowers, err);
+		if (r < 0)
+			return r;
+		r = overlay_detached(s, lowers, &mfd, err);
+		if (r < 0)
+			return r;
+		sfd = openat(mfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		src = snap_path(s, chain_id, "diff");
+		if (!src)
+			return cove_error_set(err, ENOMEM, "out of memory");
+		sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (sfd < 0)
+		return cove_error_setx(err, errno, "cannot open snapshot '%s'",
+				       chain_id);
+	r = copy_tree(sfd, target_dirfd, err);
+	if (r < 0)
+		return r;
+	if (syncfs(target_dirfd) < 0)
+		return cove_error_setx(err, errno, "cannot sync the copy");
 	return 0;
 }
 

@@ -29,7 +29,8 @@
  * Rootless: the caller runs in a user namespace (and a mount namespace for
  * mount()); @rootless makes overlay use user.overlay.* xattrs ("userxattr")
  * and skips device nodes, and the id maps turn layer ownership into the ids
- * of that namespace.
+ * of that namespace.  A namespace with a single id sets @squash_ids: every
+ * file is then owned by the caller (container root).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,6 +45,8 @@ struct cove_snapshot_opts {
 	/* "overlay", "vfs", or NULL/"auto": overlay when the kernel has it */
 	const char *driver;
 	bool rootless;
+	/* Leave layer ownership alone: every file is the caller's. */
+	bool squash_ids;
 	const struct cove_idmap_range *uid_map;
 	size_t uid_map_len;
 	const struct cove_idmap_range *gid_map;
@@ -103,6 +106,17 @@ char *cove_snapshot_path(struct cove_snapshotter *s, const char *chain_id);
 int cove_snapshot_mount(struct cove_snapshotter *s, const char *id,
 			const char *chain_id, char **ret_path,
 			struct cove_error *err);
+/*
+ * Copy the root file system of snapshot @chain_id (NULL or "": an empty
+ * image) into the empty directory @target_dirfd, keeping owners, modes,
+ * xattrs, times and hard links: vfs copies the flattened snapshot, overlay
+ * reads the layers through a read-only overlay that is never attached to a
+ * path (a detached mount, gone when its fd is closed).  For a root file
+ * system that must outlive the caller's mount namespace (rootless).
+ */
+int cove_snapshot_copy(struct cove_snapshotter *s, const char *chain_id,
+		       int target_dirfd, struct cove_error *err);
+
 /* Unmount container @id's rootfs (overlay); no-op when not mounted. */
 int cove_snapshot_unmount(struct cove_snapshotter *s, const char *id,
 			  struct cove_error *err);

@@ -62,15 +62,17 @@ static int write_map(pid_t pid, const char *file,
 	return 0;
 }
 
-static int run_helper(const char *helper, pid_t pid,
-		      const struct cove_id_mapping *m, size_t n,
-		      struct cove_error *err)
+int cove_idmap_run_helper(const char *helper, pid_t pid,
+			  const struct cove_id_mapping *m, size_t n,
+			  struct cove_error *err)
 {
 	_cleanup_strv_ char **argv = NULL;
+	const char *name = strrchr(helper, '/');
 	char buf[32];
 	pid_t child;
 	int status;
 
+	name = name ? name + 1 : helper;
 	snprintf(buf, sizeof(buf), "%d", (int)pid);
 	if (cove_strv_push(&argv, helper) < 0 || cove_strv_push(&argv, buf) < 0)
 		return -ENOMEM;
@@ -89,8 +91,8 @@ static int run_helper(const char *helper, pid_t pid,
 		return cove_error_setx(err, errno, "fork");
 	if (child == 0) {
 		execvp(helper, argv);
-		dprintf(2, "cove-runtime: cannot run %s: %s\n", helper,
-			strerror(errno));
+		dprintf(2, "%s: cannot run %s: %s\n",
+			program_invocation_short_name, helper, strerror(errno));
 		_exit(127);
 	}
 	while (waitpid(child, &status, 0) < 0)
@@ -101,7 +103,7 @@ static int run_helper(const char *helper, pid_t pid,
 		    err, EPERM,
 		    "%s failed for pid %d (is the range in /etc/sub%cid and is "
 		    "the uidmap package installed?)",
-		    helper, (int)pid, helper[3] == 'u' ? 'u' : 'g');
+		    name, (int)pid, name[3] == 'u' ? 'u' : 'g');
 	return 0;
 }
 
@@ -111,11 +113,12 @@ int cove_idmap_write(pid_t pid, const struct cove_spec *spec, bool rootless,
 	int r;
 
 	if (rootless && cove_idmap_uses_helpers(spec)) {
-		r = run_helper("newuidmap", pid, spec->uid_mappings,
-			       spec->n_uid_mappings, err);
+		r = cove_idmap_run_helper("newuidmap", pid, spec->uid_mappings,
+					  spec->n_uid_mappings, err);
 		if (r >= 0)
-			r = run_helper("newgidmap", pid, spec->gid_mappings,
-				       spec->n_gid_mappings, err);
+			r = cove_idmap_run_helper("newgidmap", pid,
+						  spec->gid_mappings,
+						  spec->n_gid_mappings, err);
 		return r;
 	}
 	if (rootless) {

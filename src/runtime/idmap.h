@@ -7,6 +7,7 @@
  * ecosystem's contract for rootless id ranges.
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "runtime/spec.h"
@@ -14,6 +15,15 @@
 
 /* True when, for the current user, @spec's maps need newuidmap/newgidmap. */
 bool cove_idmap_uses_helpers(const struct cove_spec *spec);
+
+/*
+ * Run @helper (newuidmap or newgidmap; a name looked up in PATH or an
+ * absolute path) to write the maps @m for process @pid, and wait for it.
+ * -EPERM with @err when it fails (its own message goes to stderr).
+ */
+int cove_idmap_run_helper(const char *helper, pid_t pid,
+			  const struct cove_id_mapping *m, size_t n,
+			  struct cove_error *err);
 
 /* Write the maps of @spec for process @pid. */
 int cove_idmap_write(pid_t pid, const struct cove_spec *spec, bool rootless,

@@ -17,6 +17,7 @@
 
 #include "cli/cove/cli.h"
 #include "cli/cove/remote.h"
+#include "engine/rootless.h"
 #include "image/archive.h"
 #include "image/bundle.h"
 #include "image/gc.h"
@@ -47,13 +48,48 @@ static void env_release(struct env *e)
 
 enum env_flags {
 	ENV_SNAPSHOTS = 1 << 0, /* needed: fail when it cannot be had */
-	ENV_UNPACK = 1 << 1,	/* wanted when possible (root) */
+	ENV_UNPACK = 1 << 1,	/* wanted when possible (root, rootless) */
+	ENV_LAYERS = 1 << 2,	/* unpacks layers: warn of squashed owners */
 };
+
+/*
+ * Rootless (main.c entered the user namespace): layers are unpacked with
+ * the namespace's own ids, which are container ids as they are, so the
+ * maps only bound them to the ids that exist; with a single id, owners
+ * are squashed to it, which the user hears about once.
+ */
+static void rootless_snapshot_opts(unsigned flags,
+				   struct cove_snapshot_opts *so,
+				   struct cove_idmap_range *uids,
+				   struct cove_idmap_range *gids)
+{
+	static bool warned;
+	const struct cove_rootless_maps *m = cove_rootless_maps();
+
+	if (!m)
+		return;
+	so->rootless = true;
+	*uids = (struct cove_idmap_range){0, 0, m->n_uids};
+	*gids = (struct cove_idmap_range){0, 0, m->n_gids};
+	so->uid_map = uids;
+	so->uid_map_len = 1;
+	so->gid_map = gids;
+	so->gid_map_len = 1;
+	so->squash_ids = m->single_id;
+	if (m->single_id && (flags & ENV_LAYERS) && !warned) {
+		warned = true;
+		cove_cli_warn("rootless with a single id (%s): files of other "
+			      "owners in image layers are owned by root in "
+			      "the container",
+			      m->single_reason);
+	}
+}
 
 static int env_open(struct cove_ctx *ctx, unsigned flags, struct env *e,
 		    struct cove_error *err)
 {
 	struct cove_snapshot_opts so = {.driver = ctx->storage_driver};
+	struct cove_idmap_range uids, gids;
 	int r;
 
 	r = cove_store_open(ctx->root, &e->store, err);
@@ -63,15 +99,11 @@ static int env_open(struct cove_ctx *ctx, unsigned flags, struct env *e,
 	if (r < 0)
 		return r;
 	/*
-	 * Unpacking writes files owned by the image's users and device
-	 * nodes: as an unprivileged user that needs the engine's user
-	 * namespace, which these commands do not set up.
+	 * Unpacking writes files owned by the image's users: root, or an
+	 * unprivileged user inside the user namespace that main.c entered
+	 * (where it is root too).
 	 */
-	if ((flags & ENV_SNAPSHOTS) && geteuid() != 0)
-		return cove_error_set(err, EPERM,
-				      "unpacking image layers needs root "
-				      "(rootless storage is not supported "
-				      "by this command yet)");
+	rootless_snapshot_opts(flags, &so, &uids, &gids);
 	if ((flags & ENV_SNAPSHOTS) || ((flags & ENV_UNPACK) && geteuid() == 0))
 		return cove_snapshotter_open(ctx->root, &so, &e->snap, err);
 	return 0;
@@ -171,8 +203,9 @@ static const char pull_help[] =
     "   default this machine's.  Every blob is verified against its "
     "digest\n"
     "   while it streams in, blobs already stored are not fetched again,\n"
-    "   and as root the layers are unpacked and checked against the\n"
-    "   config's diff_ids before the image is recorded.  A pull by digest\n"
+    "   and the layers are unpacked (rootless: owned by the user's\n"
+    "   subordinate ids) and checked against the config's diff_ids\n"
+    "   before the image is recorded.  A pull by digest\n"
     "   fails unless the registry serves exactly that manifest.\n"
     "\n"
     "   Progress goes to stderr when it is a terminal; the image id is\n"
@@ -231,7 +264,7 @@ int cmd_pull(struct cove_ctx *ctx, int argc, char **argv)
 		ra.o.progress_data = &prog;
 	}
 	po.remote = ra.o;
-	if (env_open(ctx, ENV_UNPACK, &e, &err) < 0) {
+	if (env_open(ctx, ENV_UNPACK | ENV_LAYERS, &e, &err) < 0) {
 		r = cove_cli_fail(&err);
 		goto out;
 	}
@@ -1352,7 +1385,7 @@ int cmd_load(struct cove_ctx *ctx, int argc, char **argv)
 		return cove_cli_failf("load: no archive: use -i FILE or pipe "
 				      "one to stdin");
 	}
-	if (env_open(ctx, ENV_UNPACK, &e, &err) < 0) {
+	if (env_open(ctx, ENV_UNPACK | ENV_LAYERS, &e, &err) < 0) {
 		r = cove_cli_fail(&err);
 		goto out;
 	}
@@ -1384,7 +1417,8 @@ static const char mount_help[] =
     "   root file system: an overlay of the layers with its own upper\n"
     "   directory (changes never reach the image), or with\n"
     "   --storage-driver vfs a private copy.  Mounting again prints the\n"
-    "   same path.  Needs root.\n"
+    "   same path.  Needs root: an unprivileged user's cove mounts only in\n"
+    "   its own mount namespace, which ends with it (use `cove bundle`).\n"
     "\n"
     "OPTIONS:\n"
     "   -h, --help            show this help\n";
@@ -1403,7 +1437,14 @@ static int cmd_image_mount(struct cove_ctx *ctx, int argc, char **argv)
 	if (argc != 2)
 		return cove_cli_failf("image mount: exactly one image is "
 				      "required");
-	if (env_open(ctx, ENV_SNAPSHOTS, &e, &err) < 0 ||
+	if (cove_rootless_active())
+		return cove_cli_failf(
+		    "image mount: not available rootless: the mount would "
+		    "live in cove's private mount namespace and vanish when "
+		    "cove exits; use `cove bundle %s DIR` for a copy of the "
+		    "image's root file system",
+		    argv[1]);
+	if (env_open(ctx, ENV_SNAPSHOTS | ENV_LAYERS, &e, &err) < 0 ||
 	    cove_image_open(e.store, e.db, argv[1], &img, &err) < 0 ||
 	    cove_image_unpack(e.store, e.snap, &img, chain, &err) < 0) {
 		r = cove_cli_fail(&err);
@@ -1480,8 +1521,15 @@ static const char bundle_help[] =
     "   that `cove-runtime run --bundle DIR ID` (or runc, crun) runs the\n"
     "   image.  DIR/rootfs is an overlay mount of the image's layers with\n"
     "   its upper directory in DIR, or with --storage-driver vfs a copy\n"
-    "   of the layers.  COMMAND replaces the image's Cmd.  Needs root.\n"
-    "   Remove an overlay bundle with `umount DIR/rootfs` first.\n"
+    "   of the layers.  COMMAND replaces the image's Cmd.  Remove an\n"
+    "   overlay bundle with `umount DIR/rootfs` first.\n"
+    "\n"
+    "   As an unprivileged user, DIR/rootfs is always a copy (no mount\n"
+    "   outlives cove), owned by the user and its subordinate ids, and\n"
+    "   config.json has a user namespace with the maps of cove's own\n"
+    "   (root is the user, 1.. the ranges of /etc/subuid and\n"
+    "   /etc/subgid), so that the same user can run it with\n"
+    "   `cove-runtime run`.\n"
     "\n"
     "OPTIONS:\n"
     "   --cgroups-path PATH   linux.cgroupsPath of the container\n"
@@ -1493,6 +1541,38 @@ static const char bundle_help[] =
     "EXAMPLES:\n"
     "   cove bundle busybox /tmp/b sh -c 'echo hello'\n"
     "   cove-runtime run --bundle /tmp/b demo\n";
+
+/*
+ * Rootless: no mount can outlive cove's mount namespace, so the rootfs is
+ * a copy of the unpacked image, and the bundle's user namespace has the
+ * maps of cove's own, so that the copy's owners mean the same there.
+ */
+static int bundle_rootless_rootfs(struct env *e, const struct cove_image *img,
+				  const char *rootfs,
+				  struct cove_bundle_opts *bo,
+				  struct cove_error *err)
+{
+	const struct cove_rootless_maps *m = cove_rootless_maps();
+	_cleanup_close_ int dfd = -1;
+	char chain[COVE_CHAIN_ID_MAX];
+	int r;
+
+	r = cove_image_unpack(e->store, e->snap, img, chain, err);
+	if (r < 0)
+		return r;
+	dfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return cove_error_setx(err, errno, "cannot open '%s'", rootfs);
+	r = cove_snapshot_copy(e->snap, chain, dfd, err);
+	if (r < 0)
+		return r;
+	bo->rootless = true;
+	bo->uid_map = m->uid_map;
+	bo->uid_map_len = m->uid_map_len;
+	bo->gid_map = m->gid_map;
+	bo->gid_map_len = m->gid_map_len;
+	return 0;
+}
 
 int cmd_bundle(struct cove_ctx *ctx, int argc, char **argv)
 {
@@ -1558,7 +1638,7 @@ int cmd_bundle(struct cove_ctx *ctx, int argc, char **argv)
 	if (!rootfs || !upper || !work)
 		return cove_cli_failf("out of memory");
 
-	if (env_open(ctx, ENV_SNAPSHOTS, &e, &err) < 0 ||
+	if (env_open(ctx, ENV_SNAPSHOTS | ENV_LAYERS, &e, &err) < 0 ||
 	    cove_image_open(e.store, e.db, argv[optind], &img, &err) < 0) {
 		r = cove_cli_fail(&err);
 		goto out;
@@ -1578,15 +1658,22 @@ int cmd_bundle(struct cove_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	made_rootfs = true;
-	if (cove_image_rootfs(e.store,
-			      strcmp(cove_snapshotter_driver(e.snap), "overlay")
-				  ? NULL
-				  : e.snap,
-			      &img, rootfs, upper, work, &err) < 0) {
+	if (cove_rootless_active()) {
+		if (bundle_rootless_rootfs(&e, &img, rootfs, &bo, &err) < 0) {
+			r = cove_cli_fail(&err);
+			goto out;
+		}
+	} else if (cove_image_rootfs(
+		       e.store,
+		       strcmp(cove_snapshotter_driver(e.snap), "overlay")
+			   ? NULL
+			   : e.snap,
+		       &img, rootfs, upper, work, &err) < 0) {
 		r = cove_cli_fail(&err);
 		goto out;
+	} else {
+		mounted = !strcmp(cove_snapshotter_driver(e.snap), "overlay");
 	}
-	mounted = !strcmp(cove_snapshotter_driver(e.snap), "overlay");
 	if (cove_bundle_create(img.config_json, dir, &bo, &err) < 0) {
 		r = cove_cli_fail(&err);
 		goto out;

@@ -12,6 +12,7 @@
 
 #include "cli/cove/cli.h"
 #include "cli/cove/commands.h"
+#include "engine/rootless.h"
 #include "util/cleanup.h"
 #include "util/strutil.h"
 
@@ -143,6 +144,22 @@ int cmd_version(struct cove_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Commands that work on storage run, for an unprivileged user, in cove's
+ * user namespace (engine/rootless.h); these few touch only the user's own
+ * files and stay outside, as podman's do.
+ */
+static bool needs_userns(const char *cmd)
+{
+	static const char *const outside[] = {"version", "help", "login",
+					      "logout"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(outside); i++)
+		if (!strcmp(cmd, outside[i]))
+			return false;
+	return true;
+}
+
 static char *default_dir(const char *root_default, const char *xdg_var,
 			 const char *xdg_fallback, const char *leaf)
 {
@@ -241,6 +258,13 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return cove_cli_failf(
 		    "a command is required (see 'cove --help')");
+	/* after the default dirs: inside, geteuid() is 0 */
+	if (needs_userns(argv[optind])) {
+		struct cove_error err = {0};
+
+		if (cove_rootless_enter(&err) < 0)
+			return cove_cli_fail(&err);
+	}
 	return cove_cli_dispatch(&ctx, cove_commands, cove_commands_n, "",
 				 argc - optind, argv + optind);
 }
