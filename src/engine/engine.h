@@ -32,6 +32,7 @@
  */
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <sqlite3.h>
@@ -130,6 +131,41 @@ int cove_engine_refresh(struct cove_engine *e, struct cove_ctr *c,
 /* Wait until @c is not running; its exit code to *ret_exit. */
 int cove_engine_wait(struct cove_engine *e, struct cove_ctr *c, int *ret_exit,
 		     struct cove_error *err);
+
+struct cove_exec_req {
+	char *const *argv; /* NULL-terminated, required */
+	char *const *env;  /* "KEY=VALUE" over the container's; may be NULL */
+	const char *user;  /* "name", "uid[:gid]"... resolved in the rootfs */
+	const char *workdir;
+	bool tty;	 /* a pty, proxied to cove's terminal */
+	bool detach;	 /* do not wait */
+	bool privileged; /* every capability of the bounding set */
+};
+
+/*
+ * Run a process in running container @c with the container's process
+ * settings as defaults.  Attached, *ret_exit gets its exit code (shell
+ * style); signals cove receives are forwarded to it.
+ */
+int cove_engine_exec(struct cove_engine *e, struct cove_ctr *c,
+		     const struct cove_exec_req *req, int *ret_exit,
+		     struct cove_error *err);
+
+struct cove_ctr_stats {
+	uint64_t cpu_ns; /* CPU time used, all processes */
+	uint64_t mem_usage, mem_limit;
+	uint64_t pids, pids_limit;
+	uint64_t net_rx, net_tx; /* bytes, every interface but lo */
+	uint64_t blk_read, blk_write;
+};
+
+/* One sample of running container @c's resource use (its cgroup). */
+int cove_engine_stats(struct cove_engine *e, const struct cove_ctr *c,
+		      struct cove_ctr_stats *ret, struct cove_error *err);
+
+/* The pids of every process of running container @c (caller frees). */
+int cove_engine_pids(struct cove_engine *e, const struct cove_ctr *c,
+		     pid_t **ret, size_t *ret_n, struct cove_error *err);
 
 /* Look up by name, id or id prefix, refreshed. */
 int cove_engine_lookup(struct cove_engine *e, const char *name_or_id,

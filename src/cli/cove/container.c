@@ -1173,6 +1173,7 @@ int cmd_container_prune(struct cove_ctx *ctx, int argc, char **argv)
 
 static const struct cove_command container_commands[] = {
     {"create", cmd_create, "create a container"},
+    {"exec", cmd_exec, "run a process in a running container"},
     {"inspect", cmd_container_inspect, "show the details of containers"},
     {"kill", cmd_kill, "send a signal to containers"},
     {"list", cmd_ps, "list containers"},
@@ -1186,7 +1187,9 @@ static const struct cove_command container_commands[] = {
     {"rm", cmd_rm, "remove containers"},
     {"run", cmd_run, "run a command in a new container"},
     {"start", cmd_start, "start containers"},
+    {"stats", cmd_stats, "show the resource use of containers"},
     {"stop", cmd_stop, "stop containers"},
+    {"top", cmd_top, "show the processes of a container"},
     {"unpause", cmd_unpause, "unpause containers"},
     {"wait", cmd_wait, "wait for containers to exit"},
 };
