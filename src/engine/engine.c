@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/db.h"
+#include "engine/rootless.h"
 #include "engine/runspec.h"
 #include "engine/volumes.h"
 #include "image/bundle.h"
@@ -36,7 +37,12 @@ int cove_engine_open(const char *root, const char *runroot,
 	e->runroot = strdup(runroot);
 	e->runtime_root = cove_strdup_printf("%s/runtime", runroot);
 	e->storage_driver = storage_driver;
-	e->rootless = geteuid() != 0;
+	/*
+	 * Rootless: cove runs as root of the user's own user namespace
+	 * (rootless.h), where cgroups are not ours and devices cannot be
+	 * made.
+	 */
+	e->rootless = cove_rootless_active() || geteuid() != 0;
 	if (!e->root || !e->runroot || !e->runtime_root) {
 		cove_engine_free(e);
 		return -ENOMEM;

@@ -190,7 +190,8 @@ static int create(struct monitor *m, struct run *run, struct cove_error *err)
 	o.id = m->c->id;
 	o.bundle = bundle;
 	o.foreground = true;
-	o.cgroup_manager = COVE_CGROUP_MANAGER_CGROUPFS;
+	o.cgroup_manager = m->e->rootless ? COVE_CGROUP_MANAGER_DISABLED
+					  : COVE_CGROUP_MANAGER_CGROUPFS;
 
 	if (m->tty) {
 		/* the runtime makes the pty and hands us the master */

@@ -680,7 +680,8 @@ int cove_engine_build_spec(struct cove_engine *e, const char *id,
 		bo.cap_drop = cap_drop;
 	}
 	bo.host_network = !strcmp(net, "host");
-	bo.rootless = e->rootless;
+	/* rootless: already in the user namespace, no second one */
+	bo.rootless = false;
 	bo.cgroups_path = cgpath;
 	rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)

@@ -711,7 +711,12 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 				    c.spec->hooks[COVE_HOOK_CREATE_RUNTIME].n;
 	c.args.pctx.setgroups_denied =
 	    c.rootless && c.args.new_userns && !cove_idmap_uses_helpers(c.spec);
-	c.args.rootfs.userns = c.spec->namespaces[COVE_NS_USER].enabled;
+	/*
+	 * Inside a user namespace already (rootless cove), devices are bound
+	 * rather than made, as in a new one.
+	 */
+	c.args.rootfs.userns = c.spec->namespaces[COVE_NS_USER].enabled ||
+			       !cove_in_initial_userns();
 	c.args.rootfs.no_pivot = o->no_pivot;
 	c.args.rootfs.cgroup_path = c.state.cgroup_path;
 	/* cgroup mounts follow the host's layout even without a manager */

@@ -183,3 +183,22 @@ int cove_idmap_userns_fd(const struct cove_id_mapping *uid, size_t n_uid,
 		;
 	return r;
 }
+
+bool cove_in_initial_userns(void)
+{
+	static int cached = -1;
+	char buf[256];
+	unsigned long a, b, n;
+	FILE *f;
+
+	if (cached >= 0)
+		return cached;
+	f = fopen("/proc/self/uid_map", "re");
+	if (!f)
+		return true;
+	cached = fgets(buf, sizeof(buf), f) &&
+		 sscanf(buf, "%lu %lu %lu", &a, &b, &n) == 3 && a == 0 &&
+		 b == 0 && n == 4294967295UL && !fgets(buf, sizeof(buf), f);
+	fclose(f);
+	return cached;
+}

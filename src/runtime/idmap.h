@@ -37,3 +37,10 @@ int cove_idmap_write(pid_t pid, const struct cove_spec *spec, bool rootless,
 int cove_idmap_userns_fd(const struct cove_id_mapping *uid, size_t n_uid,
 			 const struct cove_id_mapping *gid, size_t n_gid,
 			 int *ret_fd, struct cove_error *err);
+
+/*
+ * Whether this process runs in the initial user namespace (its uid_map is
+ * the identity over all ids).  Inside another one, even as its root, the
+ * runtime cannot mknod devices or manage cgroups it was not delegated.
+ */
+bool cove_in_initial_userns(void);

@@ -80,3 +80,7 @@ int cmd_container_prune(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_exec(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_stats(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_top(struct cove_ctx *ctx, int argc, char **argv);
+
+/* volume.c, network.c: the "volume" and "network" groups */
+int cmd_volume(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_network(struct cove_ctx *ctx, int argc, char **argv);

@@ -34,6 +34,7 @@ const struct cove_command cove_commands[] = {
     {"top", cmd_top, "show the processes of a container"},
     {"unpause", cmd_unpause, "unpause containers"},
     {"version", cmd_version, "print the version"},
+    {"volume", cmd_volume, "manage volumes (cove volume --help)"},
     {"wait", cmd_wait, "wait for containers to exit"},
 };
 
