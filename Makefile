@@ -73,7 +73,7 @@ FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 
 .PHONY: all clean check check-san lint unit integration fuzz bundle format install
 
-all: $(BUILD)/cove-runtime $(if $(ENGINE_CLI_SRCS),$(BUILD)/cove) \
+all: $(BUILD)/cove-runtime $(if $(ENGINE_CLI_SRCS),$(BUILD)/cove) $(BUILD)/cove-init \
 	$(BUILD)/busybox-bundle/config.json $(BUILD)/busybox-oci.tar
 
 $(BUILD)/%.o: %.c
@@ -95,6 +95,13 @@ $(BUILD)/cove: $(ENGINE_CLI_OBJS) $(BUILD)/libcove.a
 	@$(CC) $(ALL_LDFLAGS) -o $@ $(ENGINE_CLI_OBJS) $(BUILD)/libcove.a \
 		$(ENGINE_LIBS) $(PKG_LIBS)
 
+# The reaper `cove run --init` binds at /dev/init: static, to run in any
+# image.
+$(BUILD)/cove-init: src/cli/init/cove-init.c
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) -std=gnu11 $(WARN) -O2 -static -o $@ $<
+
 # A runnable OCI bundle whose rootfs is Debian's busybox-static.
 $(BUILD)/busybox-bundle/config.json: scripts/mkbundle.sh | $(BUILD)/cove-runtime
 	scripts/mkbundle.sh $(BUILD)/busybox-bundle $(BUILD)/cove-runtime
@@ -109,6 +116,12 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c $(BUILD)/libcove.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcove.a \
 		$(ENGINE_LIBS) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+# The libcove driver that tests/integration/test_network.py runs.
+$(BUILD)/tests/cni-driver: tests/integration/cni-driver.c $(BUILD)/libcove.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcove.a \
+		$(ENGINE_LIBS) $(PKG_LIBS)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -149,11 +162,13 @@ fuzz:
 	done
 
 format:
-	clang-format -i $(LIB_SRCS) $(RUNTIME_CLI_SRCS) $(ENGINE_CLI_SRCS) \
+	clang-format -i $(LIB_SRCS) $(RUNTIME_CLI_SRCS) $(ENGINE_CLI_SRCS) src/cli/init/cove-init.c \
 		$(wildcard src/*/*.h src/cli/*/*.h)
 
 install: all
 	install -D -m 0755 $(BUILD)/cove-runtime $(DESTDIR)/usr/local/bin/cove-runtime
+	install -D -m 0755 $(BUILD)/cove $(DESTDIR)/usr/local/bin/cove
+	install -D -m 0755 $(BUILD)/cove-init $(DESTDIR)/usr/libexec/cove/cove-init
 
 clean:
 	rm -rf build build-san
