@@ -140,6 +140,7 @@ struct cove_exec_req {
 	bool tty;	 /* a pty, proxied to cove's terminal */
 	bool detach;	 /* do not wait */
 	bool privileged; /* every capability of the bounding set */
+	int timeout_ms;	 /* > 0: SIGKILL after this long (exit 137) */
 };
 
 /*
@@ -166,6 +167,18 @@ int cove_engine_stats(struct cove_engine *e, const struct cove_ctr *c,
 /* The pids of every process of running container @c (caller frees). */
 int cove_engine_pids(struct cove_engine *e, const struct cove_ctr *c,
 		     pid_t **ret, size_t *ret_n, struct cove_error *err);
+
+/*
+ * Run @c's health check once (HEALTHCHECK / --health-cmd) and record the
+ * result in its State.Health (Status starting|healthy|unhealthy,
+ * FailingStreak, the last five results with their output).  *ret_healthy
+ * tells this run's verdict.  -ENOENT when @c has no health check.
+ */
+int cove_engine_healthcheck(struct cove_engine *e, struct cove_ctr *c,
+			    bool *ret_healthy, struct cove_error *err);
+
+/* The interval between checks in ns (default 30 s), 0 when none. */
+int64_t cove_engine_health_interval(const struct cove_ctr *c);
 
 /* Look up by name, id or id prefix, refreshed. */
 int cove_engine_lookup(struct cove_engine *e, const char *name_or_id,

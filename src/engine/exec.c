@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -171,6 +173,16 @@ int cove_engine_exec(struct cove_engine *e, struct cove_ctr *c,
 		struct cove_error perr = {0};
 		cove_pty_proxy(pty, &perr);
 		close(pty);
+	}
+	if (req->timeout_ms > 0) {
+		/* the health check's timeout: the process is our child */
+		int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		struct pollfd p = {.fd = pfd, .events = POLLIN};
+		if (pfd >= 0) {
+			if (poll(&p, 1, req->timeout_ms) == 0)
+				kill(pid, SIGKILL);
+			close(pfd);
+		}
 	}
 	if (ret_exit)
 		*ret_exit = cove_wait_exit_code(pid);

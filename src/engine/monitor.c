@@ -250,6 +250,35 @@ out:
 	return r;
 }
 
+/*
+ * One health check, in a child of the monitor so that a slow check never
+ * holds up the container's output; the child records the result itself.
+ */
+static void run_health_check(struct monitor *m)
+{
+	pid_t pid;
+
+	cove_engine_before_fork(m->e);
+	pid = fork();
+	if (pid == 0) {
+		struct cove_error err = {0};
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		struct cove_ctr fresh = {0};
+		sqlite3 *db;
+		/* the row as it is now: earlier checks wrote their results */
+		if (cove_engine_db(m->e, &db, &err) >= 0 &&
+		    cove_ctr_lookup(db, m->c->id, &fresh, &err) >= 0)
+			(void)cove_engine_healthcheck(m->e, &fresh, NULL, &err);
+		_exit(0);
+	}
+	/* reaped with the other children on SIGCHLD */
+}
+
 static int exit_code_of(int status)
 {
 	if (WIFEXITED(status))
@@ -270,6 +299,7 @@ static int run_once(struct monitor *m, int sfd, int *ret_code,
 	int status = 0, r;
 	bool exited = false, stdin_done = !m->attached || run.in < 0;
 	struct termios saved_tio;
+	int64_t health_ns, next_check;
 	bool raw = false;
 	uint64_t oom_before = 0;
 
@@ -310,6 +340,8 @@ static int run_once(struct monitor *m, int sfd, int *ret_code,
 		     (m->tty && !m->stdin_open);
 
 	/* copy output until the init is gone and the pipes are drained */
+	health_ns = cove_engine_health_interval(m->c);
+	next_check = health_ns ? cove_now_ns() + health_ns : 0;
 	while (!exited || run.out >= 0 || run.errp >= 0) {
 		struct pollfd p[4] = {
 		    {.fd = sfd, .events = POLLIN},
@@ -317,12 +349,22 @@ static int run_once(struct monitor *m, int sfd, int *ret_code,
 		    {.fd = run.errp, .events = POLLIN},
 		    {.fd = stdin_done ? -1 : 0, .events = POLLIN},
 		};
-		int n = poll(p, 4, exited ? 200 : -1);
+		int timeout = exited ? 200 : -1;
+		int n;
 
+		if (!exited && next_check) {
+			int64_t left = (next_check - cove_now_ns()) / 1000000;
+			timeout = left > 0 ? (int)left : 0;
+		}
+		n = poll(p, 4, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n == 0 && exited)
 			break; /* a daemonized process kept the pipe open */
+		if (!exited && next_check && cove_now_ns() >= next_check) {
+			run_health_check(m);
+			next_check = cove_now_ns() + health_ns;
+		}
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {

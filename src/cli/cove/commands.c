@@ -8,6 +8,8 @@ const struct cove_command cove_commands[] = {
     {"container", cmd_container, "manage containers (cove container --help)"},
     {"create", cmd_create, "create a container"},
     {"exec", cmd_exec, "run a process in a running container"},
+    {"healthcheck", cmd_healthcheck,
+     "run health checks (cove healthcheck --help)"},
     {"image", cmd_image, "manage images (cove image --help)"},
     {"images", cmd_images, "list images"},
     {"inspect", cmd_container_inspect, "show the details of containers"},

@@ -1200,3 +1200,60 @@ int cmd_container(struct cove_ctx *ctx, int argc, char **argv)
 				 ARRAY_SIZE(container_commands), "container",
 				 argc - 1, argv + 1);
 }
+
+/* ---- healthcheck -----------------------------------------------------------
+ */
+
+static const char healthcheck_help[] =
+    "NAME:\n"
+    "   cove healthcheck run - run a container's health check now\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove healthcheck run CONTAINER\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Runs the container's health check (--health-cmd, or the image's\n"
+    "   HEALTHCHECK) once inside it and records the result in its\n"
+    "   State.Health (see 'cove inspect').  Exits 0 when the check passed,\n"
+    "   1 (printing \"unhealthy\") when it failed.  The container's monitor\n"
+    "   also runs it every --health-interval; after --health-retries\n"
+    "   failures in a row the container is unhealthy.\n";
+
+static int cmd_healthcheck_run(struct cove_ctx *ctx, int argc, char **argv)
+{
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	struct cove_error err = {0};
+	struct cove_ctr c = {0};
+	bool healthy = false;
+	int r = no_options("healthcheck run", healthcheck_help, argc, argv,
+			   NULL, NULL, NULL, NULL);
+
+	if (r >= 0)
+		return r;
+	if (argc - optind != 1)
+		return cove_cli_failf("healthcheck run: one container is "
+				      "required");
+	r = open_engine(ctx, &e);
+	if (r)
+		return r;
+	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0 ||
+	    cove_engine_healthcheck(e, &c, &healthy, &err) < 0) {
+		r = cove_cli_fail(&err);
+	} else if (!healthy) {
+		printf("unhealthy\n");
+		r = 1;
+	}
+	cove_ctr_release(&c);
+	return r;
+}
+
+static const struct cove_command healthcheck_commands[] = {
+    {"run", cmd_healthcheck_run, "run a container's health check now"},
+};
+
+int cmd_healthcheck(struct cove_ctx *ctx, int argc, char **argv)
+{
+	return cove_cli_dispatch(ctx, healthcheck_commands,
+				 ARRAY_SIZE(healthcheck_commands),
+				 "healthcheck", argc - 1, argv + 1);
+}
