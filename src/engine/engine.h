@@ -180,6 +180,17 @@ int cove_engine_healthcheck(struct cove_engine *e, struct cove_ctr *c,
 /* The interval between checks in ns (default 30 s), 0 when none. */
 int64_t cove_engine_health_interval(const struct cove_ctr *c);
 
+/*
+ * Copy @host_path into container @c at @ctr_path (@to_container) or the
+ * other way, recursively, symlinks as symlinks; into an existing directory
+ * the source keeps its name.  Paths in the container resolve inside its
+ * root (never through its symlinks to the host).  Files copied in are
+ * owned by root unless @archive keeps the source's owners.
+ */
+int cove_engine_cp(struct cove_engine *e, struct cove_ctr *c, bool to_container,
+		   const char *host_path, const char *ctr_path, bool archive,
+		   struct cove_error *err);
+
 /* Look up by name, id or id prefix, refreshed. */
 int cove_engine_lookup(struct cove_engine *e, const char *name_or_id,
 		       struct cove_ctr *ret, struct cove_error *err);

@@ -6,6 +6,7 @@
 const struct cove_command cove_commands[] = {
     {"bundle", cmd_bundle, "make an OCI runtime bundle from an image"},
     {"container", cmd_container, "manage containers (cove container --help)"},
+    {"cp", cmd_cp, "copy files between a container and the host"},
     {"create", cmd_create, "create a container"},
     {"exec", cmd_exec, "run a process in a running container"},
     {"healthcheck", cmd_healthcheck,

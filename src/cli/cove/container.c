@@ -1172,6 +1172,7 @@ int cmd_container_prune(struct cove_ctx *ctx, int argc, char **argv)
  */
 
 static const struct cove_command container_commands[] = {
+    {"cp", cmd_cp, "copy files between a container and the host"},
     {"create", cmd_create, "create a container"},
     {"exec", cmd_exec, "run a process in a running container"},
     {"inspect", cmd_container_inspect, "show the details of containers"},
@@ -1256,4 +1257,83 @@ int cmd_healthcheck(struct cove_ctx *ctx, int argc, char **argv)
 	return cove_cli_dispatch(ctx, healthcheck_commands,
 				 ARRAY_SIZE(healthcheck_commands),
 				 "healthcheck", argc - 1, argv + 1);
+}
+
+/* ---- cp ------------------------------------------------------------------ */
+
+static const char cp_help[] =
+    "NAME:\n"
+    "   cove cp - copy files between a container and the host\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove cp [-a] CONTAINER:SRC_PATH DEST_PATH\n"
+    "   cove cp [-a] SRC_PATH CONTAINER:DEST_PATH\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Copies a file or a directory tree (symlinks as symlinks; devices\n"
+    "   and fifos are skipped).  Into an existing directory the source\n"
+    "   keeps its name.  The container may be running (its volumes are\n"
+    "   seen as it sees them) or stopped.  Paths in the container are\n"
+    "   resolved inside it: its symlinks never lead to the host.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -a, --archive   keep owners (default: files copied in belong to\n"
+    "                   root, files copied out to the caller)\n"
+    "   -h, --help      show this help\n";
+
+static int archive_opt(int c, void *data)
+{
+	if (c != 'a')
+		return 125;
+	*(bool *)data = true;
+	return -1;
+}
+
+int cmd_cp(struct cove_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"archive", no_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	_cleanup_free_ char *name = NULL;
+	struct cove_error err = {0};
+	struct cove_ctr c = {0};
+	const char *src, *dst, *colon, *host, *inside;
+	bool archive = false, to_container;
+	int r = no_options("cp", cp_help, argc, argv, "ah", opts, archive_opt,
+			   &archive);
+
+	if (r >= 0)
+		return r;
+	if (argc - optind != 2)
+		return cove_cli_failf("cp: a source and a destination are "
+				      "required (see 'cove cp --help')");
+	src = argv[optind];
+	dst = argv[optind + 1];
+	/* CONTAINER:PATH; a path with a slash before the colon is a file */
+	colon = strchr(dst, ':');
+	to_container = colon && (!strchr(dst, '/') || strchr(dst, '/') > colon);
+	colon = strchr(to_container ? dst : src, ':');
+	if (!colon ||
+	    (!to_container && strchr(src, '/') && strchr(src, '/') < colon))
+		return cove_cli_failf("cp: one of the paths must be "
+				      "CONTAINER:PATH");
+	name = strndup(to_container ? dst : src,
+		       (size_t)(colon - (to_container ? dst : src)));
+	if (!name)
+		return cove_cli_failf("out of memory");
+	inside = colon + 1;
+	host = to_container ? src : dst;
+	if (!*inside)
+		inside = "/";
+	r = open_engine(ctx, &e);
+	if (r)
+		return r;
+	if (cove_engine_lookup(e, name, &c, &err) < 0 ||
+	    cove_engine_cp(e, &c, to_container, host, inside, archive, &err) <
+		0)
+		r = cove_cli_fail(&err);
+	cove_ctr_release(&c);
+	return r;
 }
