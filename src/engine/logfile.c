@@ -164,6 +164,10 @@ static int parse_rfc3339(const char *s, enum zone zone, int64_t *ret_ns)
 		return -EINVAL;
 	if (tm.tm_mday != check.tm_mday && sec != 60)
 		return -EINVAL;
+	/* nanoseconds since the epoch fit in 64 bits from 1678 to 2262 */
+	if ((int64_t)t - offset > INT64_MAX / 1000000000 - 1 ||
+	    (int64_t)t - offset < INT64_MIN / 1000000000 + 1)
+		return -ERANGE;
 	*ret_ns = ((int64_t)t - offset) * 1000000000 + frac;
 	return 0;
 }
@@ -230,6 +234,8 @@ static int parse_duration(const char *s, int64_t *ret_ns)
 		if (whole > INT64_MAX / unit)
 			return -ERANGE;
 		whole *= unit;
+		if (whole > INT64_MAX - unit)
+			return -ERANGE;
 		whole += (int64_t)((long double)frac * unit / scale);
 		if (total > INT64_MAX - whole)
 			return -ERANGE;
@@ -254,6 +260,8 @@ static int parse_unix(const char *s, int64_t *ret_ns)
 	}
 	if (!fraction(&p, &frac) || *p)
 		return -EINVAL;
+	if (sec > INT64_MAX / 1000000000 - 1)
+		return -ERANGE;
 	*ret_ns = sec * 1000000000 + frac;
 	return 0;
 }

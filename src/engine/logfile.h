@@ -87,7 +87,7 @@ void cove_log_time_format(int64_t ns, char buf[COVE_LOG_TIME_MAX]);
 /*
  * RFC 3339 ("2026-11-29T10:00:00Z", with an optional fraction of up to 9
  * digits and "Z" or "+hh:mm"/"-hh:mm") to nanoseconds since the epoch.
- * -EINVAL when @s is not one.
+ * -EINVAL when @s is not one, -ERANGE outside the years 1678 to 2262.
  */
 int cove_log_time_parse(const char *s, int64_t *ret_ns);
 

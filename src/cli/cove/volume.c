@@ -17,6 +17,7 @@
 #include "cli/cove/cli.h"
 #include "cli/cove/remote.h"
 #include "engine/db.h"
+#include "engine/engine.h"
 #include "engine/volumes.h"
 #include "util/cleanup.h"
 #include "util/strutil.h"
@@ -497,7 +498,8 @@ static int cmd_volume_rm(struct cove_ctx *ctx, int argc, char **argv)
 		_cleanup_free_ char *removed = NULL;
 
 		cove_error_clear(&err);
-		r = cove_volume_remove(e.db, e.dir, *n, flags, NULL, NULL,
+		r = cove_volume_remove(e.db, e.dir, *n, flags,
+				       cove_engine_volume_in_use, NULL,
 				       &removed, &err);
 		if (r < 0)
 			status = worse(status, rm_exit(r, &err));
@@ -565,8 +567,8 @@ static int cmd_volume_prune(struct cove_ctx *ctx, int argc, char **argv)
 	r = venv_open(ctx, &e);
 	if (r)
 		goto out;
-	if (cove_volume_prune(e.db, e.dir, filters, NULL, NULL, &removed,
-			      &err) < 0) {
+	if (cove_volume_prune(e.db, e.dir, filters, cove_engine_volume_in_use,
+			      NULL, &removed, &err) < 0) {
 		r = cove_cli_fail(&err);
 		goto out;
 	}
@@ -635,9 +637,6 @@ static const struct cove_command volume_commands[] = {
     {"remove", cmd_volume_rm, "remove volumes"},
     {"rm", cmd_volume_rm, "remove volumes"},
 };
-
-/* Also declared in cli.h once the command table lists it. */
-int cmd_volume(struct cove_ctx *ctx, int argc, char **argv);
 
 int cmd_volume(struct cove_ctx *ctx, int argc, char **argv)
 {
