@@ -378,3 +378,25 @@ bool cove_ctr_process_alive(const struct cove_ctr *c)
 		return false;
 	return cove_proc_start_time(c->pid) == c->pid_start;
 }
+
+int cove_ctr_image_user(sqlite3 *db, const char *image_id, char **ret,
+			struct cove_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(
+	    db, "SELECT name FROM containers WHERE image_id = ? LIMIT 1", -1,
+	    &st, NULL);
+
+	*ret = NULL;
+	if (rc != SQLITE_OK)
+		return db_fail(db, rc, err, "lookup");
+	sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret = col_text(st, 0);
+		return *ret ? 0 : -ENOMEM;
+	}
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "lookup");
+	return 0;
+}

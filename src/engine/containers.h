@@ -84,6 +84,13 @@ int cove_ctr_update(sqlite3 *db, const struct cove_ctr *c, unsigned fields,
 int cove_ctr_delete(sqlite3 *db, const char *id, struct cove_error *err);
 
 /*
+ * The name of a container made from image @image_id to *ret (caller
+ * frees), or NULL when none is.
+ */
+int cove_ctr_image_user(sqlite3 *db, const char *image_id, char **ret,
+			struct cove_error *err);
+
+/*
  * Whether the recorded init process still runs (pid alive with the same
  * start time): records whose process died without its monitor (kill -9,
  * reboot) are shown as exited.

@@ -86,3 +86,7 @@ int cmd_top(struct cove_ctx *ctx, int argc, char **argv);
 /* volume.c, network.c: the "volume" and "network" groups */
 int cmd_volume(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_network(struct cove_ctx *ctx, int argc, char **argv);
+
+/* system.c: info, system df|info|prune */
+int cmd_info(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_system(struct cove_ctx *ctx, int argc, char **argv);

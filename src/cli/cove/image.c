@@ -22,6 +22,8 @@
 #include "image/bundle.h"
 #include "image/gc.h"
 #include "image/images.h"
+#include "engine/containers.h"
+#include "engine/db.h"
 #include "image/pull.h"
 #include "image/reference.h"
 #include "image/snapshot.h"
@@ -36,6 +38,7 @@ struct env {
 	struct cove_store *store;
 	struct cove_images *db;
 	struct cove_snapshotter *snap; /* NULL unless asked for */
+	const char *root;
 };
 
 static void env_release(struct env *e)
@@ -91,6 +94,8 @@ static int env_open(struct cove_ctx *ctx, unsigned flags, struct env *e,
 	struct cove_snapshot_opts so = {.driver = ctx->storage_driver};
 	struct cove_idmap_range uids, gids;
 	int r;
+
+	e->root = ctx->root;
 
 	r = cove_store_open(ctx->root, &e->store, err);
 	if (r < 0)
@@ -762,6 +767,22 @@ static int mount_id(const char *image_id, char *buf, size_t size)
 	return snprintf(buf, size, "image-%s", short_hex(image_id));
 }
 
+/* The name of a container made from image @id, or NULL (*ret). */
+static int image_container(struct env *e, const char *id, char **ret,
+			   struct cove_error *err)
+{
+	sqlite3 *db = NULL;
+	int r;
+
+	*ret = NULL;
+	r = cove_engine_db_open(e->root, &db, err);
+	if (r < 0)
+		return r;
+	r = cove_ctr_image_user(db, id, ret, err);
+	sqlite3_close_v2(db);
+	return r;
+}
+
 /* Is the image mounted with `cove image mount`? */
 static bool image_mounted(struct env *e, const char *id)
 {
@@ -845,6 +866,20 @@ static int rmi_one(struct env *e, const char *ref, bool force,
 				   "them one by one or use --force",
 				   short_hex(rec.id));
 		goto out;
+	}
+	{
+		/* containers keep their image: podman refuses too */
+		_cleanup_free_ char *user = NULL;
+		r = image_container(e, rec.id, &user, err);
+		if (r < 0)
+			goto out;
+		if (user) {
+			r = cove_error_set(err, EBUSY,
+					   "image %.12s is in use by container "
+					   "%s: remove the container first",
+					   short_hex(rec.id), user);
+			goto out;
+		}
 	}
 	if (image_mounted(e, rec.id)) {
 		if (!force) {
@@ -978,7 +1013,9 @@ static int cmd_image_prune(struct cove_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((!all && recs[i].names) || image_mounted(&e, recs[i].id))
+		_cleanup_free_ char *user = NULL;
+		if ((!all && recs[i].names) || image_mounted(&e, recs[i].id) ||
+		    image_container(&e, recs[i].id, &user, &err) < 0 || user)
 			continue;
 		if (cove_images_remove(e.db, recs[i].id, true, &err) < 0) {
 			r = cove_cli_fail(&err);
