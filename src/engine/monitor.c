@@ -21,12 +21,15 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/attach.h"
 #include "engine/engine-internal.h"
 #include "engine/logfile.h"
 #include "runtime/cgroup.h"
@@ -47,6 +50,10 @@ struct monitor {
 	bool stdin_open;
 	int notify_fd;
 	struct cove_logfile *log;
+	/* `cove attach` clients (detached containers only) */
+	int listen_fd;
+	int clients[COVE_ATTACH_MAX_CLIENTS];
+	size_t n_clients;
 };
 
 static const char *hstr(const struct cove_ctr *c, const char *key)
@@ -147,6 +154,32 @@ static int mount_rootfs(struct monitor *m, struct cove_error *err)
 	return cove_snapshot_mount(m->e->snap, m->c->id, chain, &path, err);
 }
 
+static void attach_drop(struct monitor *m, size_t i)
+{
+	close(m->clients[i]);
+	m->clients[i] = m->clients[--m->n_clients];
+}
+
+/*
+ * Output to every attached client, framed (attach.h).  A client that cannot
+ * take it at once is dropped rather than allowed to stall the container.
+ */
+static void attach_broadcast(struct monitor *m, enum cove_log_stream stream,
+			     const char *buf, size_t len)
+{
+	unsigned char hdr[COVE_ATTACH_HDR];
+
+	cove_attach_header(hdr, stream == COVE_LOG_STDERR ? 2 : 1, len);
+	for (size_t i = m->n_clients; i-- > 0;) {
+		struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)buf, len}};
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+		ssize_t k =
+		    sendmsg(m->clients[i], &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k != (ssize_t)(sizeof(hdr) + len))
+			attach_drop(m, i);
+	}
+}
+
 /* Copy what a pipe or pty has to the log (and our own stdout/stderr). */
 static int pump(struct monitor *m, int fd, enum cove_log_stream stream,
 		int out_fd)
@@ -162,6 +195,7 @@ static int pump(struct monitor *m, int fd, enum cove_log_stream stream,
 		(void)cove_logfile_write(m->log, stream, buf, (size_t)n);
 	if (out_fd >= 0)
 		(void)cove_write_all(out_fd, buf, (size_t)n);
+	attach_broadcast(m, stream, buf, (size_t)n);
 	return 1;
 }
 
@@ -343,20 +377,26 @@ static int run_once(struct monitor *m, int sfd, int *ret_code,
 	health_ns = cove_engine_health_interval(m->c);
 	next_check = health_ns ? cove_now_ns() + health_ns : 0;
 	while (!exited || run.out >= 0 || run.errp >= 0) {
-		struct pollfd p[4] = {
+		struct pollfd p[5 + COVE_ATTACH_MAX_CLIENTS] = {
 		    {.fd = sfd, .events = POLLIN},
 		    {.fd = run.out, .events = POLLIN},
 		    {.fd = run.errp, .events = POLLIN},
 		    {.fd = stdin_done ? -1 : 0, .events = POLLIN},
+		    {.fd = exited ? -1 : m->listen_fd, .events = POLLIN},
 		};
+		size_t nc = m->n_clients;
 		int timeout = exited ? 200 : -1;
 		int n;
 
+		for (size_t i = 0; i < nc; i++) {
+			p[5 + i].fd = m->clients[i];
+			p[5 + i].events = POLLIN;
+		}
 		if (!exited && next_check) {
 			int64_t left = (next_check - cove_now_ns()) / 1000000;
 			timeout = left > 0 ? (int)left : 0;
 		}
-		n = poll(p, 4, timeout);
+		n = poll(p, (nfds_t)(5 + nc), timeout);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n == 0 && exited)
@@ -416,6 +456,26 @@ static int run_once(struct monitor *m, int sfd, int *ret_code,
 			} else if (to >= 0) {
 				(void)cove_write_all(to, buf, (size_t)k);
 			}
+		}
+		/* attach clients: their input goes to the container's stdin */
+		for (size_t i = nc; i-- > 0;) {
+			char buf[4096];
+			ssize_t k;
+			int to = m->tty ? run.out : run.in;
+			if (!(p[5 + i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			k = read(m->clients[i], buf, sizeof(buf));
+			if (k <= 0)
+				attach_drop(m, i);
+			else if (to >= 0)
+				(void)cove_write_all(to, buf, (size_t)k);
+		}
+		if ((p[4].revents & POLLIN) &&
+		    m->n_clients < COVE_ATTACH_MAX_CLIENTS) {
+			int cfd = accept4(m->listen_fd, NULL, NULL,
+					  SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (cfd >= 0)
+				m->clients[m->n_clients++] = cfd;
 		}
 	}
 	if (raw)
@@ -498,6 +558,8 @@ int cove_monitor_run(struct cove_engine *e, struct cove_ctr *c, bool attached,
 		return r;
 	}
 
+	if (!attached)
+		(void)cove_attach_listen(e->runroot, c->id, &m.listen_fd, err);
 	sigemptyset(&mask);
 	for (size_t i = 0; i < ARRAY_SIZE(handled); i++)
 		sigaddset(&mask, handled[i]);
@@ -538,6 +600,12 @@ int cove_monitor_run(struct cove_engine *e, struct cove_ctr *c, bool attached,
 		c->restart_count++;
 	}
 	cove_logfile_close(m.log);
+	while (m.n_clients)
+		attach_drop(&m, 0);
+	if (m.listen_fd >= 0) {
+		close(m.listen_fd);
+		cove_attach_unlink(e->runroot, c->id);
+	}
 	if (sfd >= 0)
 		close(sfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);

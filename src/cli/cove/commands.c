@@ -4,6 +4,7 @@
 #include "util/cleanup.h"
 
 const struct cove_command cove_commands[] = {
+    {"attach", cmd_attach, "attach to a running container"},
     {"bundle", cmd_bundle, "make an OCI runtime bundle from an image"},
     {"container", cmd_container, "manage containers (cove container --help)"},
     {"cp", cmd_cp, "copy files between a container and the host"},

@@ -5,18 +5,23 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cove/cli.h"
+#include "engine/attach.h"
 #include "engine/engine.h"
 #include "engine/logfile.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/signals.h"
 #include "util/strutil.h"
 
@@ -1172,6 +1177,7 @@ int cmd_container_prune(struct cove_ctx *ctx, int argc, char **argv)
  */
 
 static const struct cove_command container_commands[] = {
+    {"attach", cmd_attach, "attach to a running container"},
     {"cp", cmd_cp, "copy files between a container and the host"},
     {"create", cmd_create, "create a container"},
     {"exec", cmd_exec, "run a process in a running container"},
@@ -1334,6 +1340,140 @@ int cmd_cp(struct cove_ctx *ctx, int argc, char **argv)
 	    cove_engine_cp(e, &c, to_container, host, inside, archive, &err) <
 		0)
 		r = cove_cli_fail(&err);
+	cove_ctr_release(&c);
+	return r;
+}
+
+/* ---- attach ------------------------------------------------------------- */
+
+static const char attach_help[] =
+    "NAME:\n"
+    "   cove attach - attach to a running container's input and output\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove attach [--no-stdin] CONTAINER\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Connects to the container's monitor: what the container writes\n"
+    "   from now on goes to cove's stdout and stderr, and cove's stdin to\n"
+    "   the container (when it was started with -i or -t).  With a\n"
+    "   terminal, Ctrl-P Ctrl-Q detaches and leaves the container\n"
+    "   running.  Otherwise cove exits with the container's exit code\n"
+    "   when it stops.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   --no-stdin   do not pass stdin on\n"
+    "   -h, --help   show this help\n";
+
+static int attach_opt(int c, void *data)
+{
+	if (c != 1)
+		return 125;
+	*(bool *)data = true;
+	return -1;
+}
+
+int cmd_attach(struct cove_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {{"no-stdin", no_argument, NULL, 1},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	_cleanup_close_ int fd = -1;
+	struct cove_error err = {0};
+	struct cove_ctr c = {0};
+	struct termios saved, raw;
+	bool no_stdin = false, tty, is_raw = false, in_done, detached = false;
+	unsigned char hdr[COVE_ATTACH_HDR];
+	size_t have = 0;
+	uint32_t left = 0;
+	int stream = 1, code = 0;
+	int r = no_options("attach", attach_help, argc, argv, "h", opts,
+			   attach_opt, &no_stdin);
+
+	if (r >= 0)
+		return r;
+	if (argc - optind != 1)
+		return cove_cli_failf("attach: one container is required");
+	r = open_engine(ctx, &e);
+	if (r)
+		return r;
+	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0)
+		return cove_cli_fail(&err);
+	if (strcmp(c.state, "running")) {
+		r = cove_cli_failf("attach: container %s is not running",
+				   argv[optind]);
+		goto out;
+	}
+	if (cove_attach_connect(e->runroot, c.id, &fd, &err) < 0) {
+		r = cove_cli_fail(&err);
+		goto out;
+	}
+	tty = json_is_true(json_object_get(c.config, "Tty"));
+	in_done = no_stdin;
+	if (tty && !no_stdin && isatty(0) && tcgetattr(0, &saved) == 0) {
+		raw = saved;
+		cfmakeraw(&raw);
+		is_raw = tcsetattr(0, TCSANOW, &raw) == 0;
+	}
+	for (;;) {
+		struct pollfd p[2] = {
+		    {.fd = fd, .events = POLLIN},
+		    {.fd = in_done ? -1 : 0, .events = POLLIN}};
+		char buf[32768];
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents) {
+			n = read(0, buf, sizeof(buf));
+			if (n <= 0) {
+				in_done = true;
+				shutdown(fd, SHUT_WR);
+			} else {
+				/* Ctrl-P Ctrl-Q: detach (terminals only) */
+				if (is_raw && n >= 2 && buf[n - 2] == 0x10 &&
+				    buf[n - 1] == 0x11) {
+					detached = true;
+					break;
+				}
+				(void)cove_write_all(fd, buf, (size_t)n);
+			}
+		}
+		if (!p[0].revents)
+			continue;
+		if (left == 0) {
+			n = read(fd, hdr + have, sizeof(hdr) - have);
+			if (n <= 0)
+				break;
+			have += (size_t)n;
+			if (have == sizeof(hdr)) {
+				left = cove_attach_parse(hdr, &stream);
+				have = 0;
+			}
+			continue;
+		}
+		n = read(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
+		if (n <= 0)
+			break;
+		left -= (uint32_t)n;
+		(void)cove_write_all(stream == 2 ? 2 : 1, buf, (size_t)n);
+	}
+	if (is_raw)
+		tcsetattr(0, TCSANOW, &saved);
+	if (detached) {
+		r = 0;
+		goto out;
+	}
+	/* the container exited: its exit code is ours, as docker attach */
+	if (cove_engine_wait(e, &c, &code, &err) < 0)
+		r = cove_cli_fail(&err);
+	else
+		r = code;
+out:
 	cove_ctr_release(&c);
 	return r;
 }
