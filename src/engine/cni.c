@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/netns.h"
 #include "image/auth.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -1179,6 +1181,62 @@ int cove_cni_cached_network(const char *cache_dir, const char *network,
 /* ---- ADD, CHECK, DEL --------------------------------------------------------
  */
 
+/*
+ * -EEXIST when the cache records the container's interface @ifname on any
+ * network: a second ADD would fail on the existing interface, and the
+ * DEL that cleans up after it would delete that interface.  The cache
+ * file name is ambiguous (network names may hold '-'), its content not.
+ */
+static int find_attachment(const struct cove_cni_attach *a,
+			   struct cove_error *err)
+{
+	_cleanup_free_ char *dir = NULL, *suffix = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	dir = cove_strdup_printf("%s/results", a->cache_dir);
+	suffix = cove_strdup_printf("-%s-%s", a->container_id, ifname_of(a));
+	if (!dir || !suffix)
+		return -ENOMEM;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT
+			   ? 0
+			   : cove_error_setx(err, errno, "cannot read %s", dir);
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name), sl = strlen(suffix);
+		_cleanup_free_ char *file = NULL;
+		const char *id = NULL, *ifname = NULL, *network = NULL;
+		struct cached c = {0};
+		bool same;
+
+		if (len <= sl || strcmp(de->d_name + len - sl, suffix))
+			continue;
+		file = cove_strdup_printf("%s/%s", dir, de->d_name);
+		if (!file)
+			return -ENOMEM;
+		if (cache_read(file, &c, NULL) < 0)
+			continue;
+		(void)cove_json_string(c.doc, "", "containerId", &id, NULL);
+		(void)cove_json_string(c.doc, "", "ifName", &ifname, NULL);
+		(void)cove_json_string(c.doc, "", "networkName", &network,
+				       NULL);
+		same = id && ifname && !strcmp(id, a->container_id) &&
+		       !strcmp(ifname, ifname_of(a));
+		if (same) {
+			int r = cove_error_set(
+			    err, EEXIST,
+			    "container '%s' already has %s on network '%s'",
+			    a->container_id, ifname_of(a),
+			    network ? network : "?");
+			cached_release(&c);
+			return r;
+		}
+		cached_release(&c);
+	}
+	return 0;
+}
+
 static bool prev_on_del(const struct cove_network *net)
 {
 	return version_cmp(net->cni_version, 0, 4, 0) >= 0;
@@ -1237,11 +1295,9 @@ int cove_cni_add(const struct cove_network *net,
 	lock = cache_lock(a->cache_dir, err);
 	if (lock < 0)
 		return lock;
-	if (access(file, F_OK) == 0)
-		return cove_error_set(err, EEXIST,
-				      "container '%s' is already attached to "
-				      "network '%s' as %s",
-				      a->container_id, net->name, ifname_of(a));
+	r = find_attachment(a, err);
+	if (r < 0)
+		return r;
 	n = n_plugins(net);
 	for (size_t i = 0; i < n; i++) {
 		json_t *out = NULL;
@@ -1354,13 +1410,21 @@ int cove_cni_del(const struct cove_network *net,
 	_cleanup_json_ json_t *caps = NULL;
 	_cleanup_free_ char *file = NULL;
 	_cleanup_close_ int lock = -1;
-	struct run run = {net, a, "DEL", NULL};
+	struct cove_cni_attach eff = *a;
+	struct run run = {net, &eff, "DEL", NULL};
 	struct cached c = {0};
 	int r;
 
 	r = check_attach(net, a, false, err);
 	if (r < 0)
 		return r;
+	/*
+	 * A namespace that is gone (or a leftover file that no longer pins
+	 * one) is no namespace: plugins skip what they would do inside it
+	 * instead of failing to enter it, so the DEL can complete.
+	 */
+	if (eff.netns && *eff.netns && !cove_netns_is_mounted(eff.netns))
+		eff.netns = NULL;
 	file =
 	    cache_file(a->cache_dir, net->name, a->container_id, ifname_of(a));
 	if (!file)

@@ -57,7 +57,13 @@ struct cove_cni_attach {
 	 * names the cache file).
 	 */
 	const char *container_id;
-	/* The namespace path (netns.h); required for ADD and CHECK. */
+	/*
+	 * The namespace path (netns.h); required for ADD and CHECK.  Give
+	 * it to DEL too, before removing the namespace: the bridge plugin
+	 * (1.1.1) removes its masquerade rules only when it can look
+	 * inside.  DEL passes no CNI_NETNS when the path is not a network
+	 * namespace (any more).
+	 */
 	const char *netns;
 	const char *ifname; /* NULL: "eth0"; at most 15 characters */
 	const struct cove_cni_port *ports;
@@ -118,12 +124,13 @@ int cove_cni_result_from_json(json_t *raw, const char *ifname,
 /*
  * Attach: run ADD of every plugin of @net in order.  On success the
  * result goes to *ret (release with cove_cni_result_release(); @ret may be
- * NULL) and to the cache.  -EEXIST when the cache already records this
- * attachment (DEL it first: a second ADD would fail, and the clean-up
- * after that failure would tear down the first).  When a plugin fails, DEL runs
- * for every plugin of the list in reverse order (SPEC.md: the runtime cleans up
- * after a failed ADD), so nothing that succeeded stays behind, and the plugin's
- * error is returned.
+ * NULL) and to the cache.  -EEXIST when the cache already records the
+ * container's interface @ifname, on this or another network (DEL it
+ * first, or use another ifname: a second ADD would fail, and the clean-up
+ * after that failure would delete the existing interface).  When a plugin
+ * fails, DEL runs for every plugin of the list in reverse order (SPEC.md: the
+ * runtime cleans up after a failed ADD), so nothing that succeeded stays
+ * behind, and the plugin's error is returned.
  */
 int cove_cni_add(const struct cove_network *net,
 		 const struct cove_cni_attach *a, struct cove_cni_result *ret,

@@ -21,6 +21,7 @@ const struct cove_command cove_commands[] = {
     {"login", cmd_login, "log in to a registry"},
     {"logout", cmd_logout, "remove the credentials of a registry"},
     {"logs", cmd_logs, "show a container's output"},
+    {"network", cmd_network, "manage networks (cove network --help)"},
     {"pause", cmd_pause, "pause containers"},
     {"port", cmd_port, "list a container's published ports"},
     {"ps", cmd_ps, "list containers"},
