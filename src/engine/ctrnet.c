@@ -135,6 +135,7 @@ int cove_engine_net_setup(struct cove_engine *e, struct cove_ctr *c,
 	struct cove_cni_result res = {0};
 	struct cove_cni_attach a = {0};
 	char *aliases[2] = {c->name, NULL};
+	size_t n_ports = 0;
 	json_t *settings, *nets, *one;
 	const char *hostname;
 	sqlite3 *db;
@@ -160,7 +161,7 @@ int cove_engine_net_setup(struct cove_engine *e, struct cove_ctr *c,
 	r = cove_network_loopback(&lo, err);
 	if (r < 0)
 		goto out;
-	r = port_bindings(c, &ports, &a.n_ports);
+	r = port_bindings(c, &ports, &n_ports);
 	if (r < 0)
 		goto out;
 	r = cove_netns_create(ns, err);
@@ -175,6 +176,7 @@ int cove_engine_net_setup(struct cove_engine *e, struct cove_ctr *c,
 		goto fail;
 	a.ifname = "eth0";
 	a.ports = ports;
+	a.n_ports = n_ports;
 	a.aliases = aliases;
 	r = cove_cni_add(net, &a, &res, err);
 	if (r < 0)
@@ -221,10 +223,21 @@ int cove_engine_net_setup(struct cove_engine *e, struct cove_ctr *c,
 		r = cove_ctr_update(db, c, COVE_CTR_CONFIG, err);
 	if (r < 0)
 		goto fail;
-	r = cove_engine_write_hosts(
-	    ctr_dir, c->config,
-	    json_string_value(json_object_get(settings, "Hostname")), res.ipv4,
-	    NULL, err);
+	{
+		/* the container's own line: its host name and its name */
+		const char *hn =
+		    json_string_value(json_object_get(settings, "Hostname"));
+		_cleanup_free_ char *names =
+		    strcmp(hn, c->name)
+			? cove_strdup_printf("%s %s", hn, c->name)
+			: strdup(hn);
+		if (!names) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		r = cove_engine_write_hosts(ctr_dir, c->config, names, res.ipv4,
+					    NULL, err);
+	}
 	if (r < 0)
 		goto fail;
 	refresh_hosts(e, name, "");
