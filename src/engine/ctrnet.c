@@ -86,9 +86,16 @@ static void refresh_hosts(struct cove_engine *e, const char *net,
 		hn = json_string_value(json_object_get(
 		    json_object_get(cs[i].config, "NetworkSettings"),
 		    "Hostname"));
-		if (dir && hn)
-			(void)cove_engine_write_hosts(
-			    dir, cs[i].config, hn, ctr_ip(&cs[i]), peers, &err);
+		if (dir && hn) {
+			_cleanup_free_ char *names =
+			    strcmp(hn, cs[i].name)
+				? cove_strdup_printf("%s %s", hn, cs[i].name)
+				: strdup(hn);
+			if (names)
+				(void)cove_engine_write_hosts(
+				    dir, cs[i].config, names, ctr_ip(&cs[i]),
+				    peers, &err);
+		}
 	}
 	cove_ctrs_free(cs, n);
 }
