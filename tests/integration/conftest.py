@@ -744,3 +744,241 @@ def sleeper(pre=""):
     if pre and not pre.rstrip().endswith((";", "&")):
         pre = pre + ";"
     return ["sh", "-c", SLEEPER.format(pre=pre)]
+
+
+# ---------------------------------------------------------------------------
+# the engine (`cove run` and friends): test_engine*.py
+# ---------------------------------------------------------------------------
+
+COVE_BINARY = os.path.abspath(
+    os.environ.get("COVE_BINARY") or os.path.join(REPO_DIR, "build", "cove")
+)
+ENGINE_IMAGE = "localhost/busybox"
+
+
+def _pid_starttime(pid):
+    """Start time of pid (field 22 of /proc/PID/stat), None if gone/zombie.
+
+    Together with the pid it names one process, so a recycled pid is never
+    mistaken for a container's."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
+
+
+class Engine:
+    """`cove --root R --runroot RR` for one test, R a copy of the session's
+    template root (busybox loaded).  run_ctr()/create_ctr() always add
+    --cgroup-parent <the test's cgroup_parent> and --network none.
+
+    Every pid that inspect shows (State.Pid, State.ConmonPid) is recorded;
+    teardown removes every container with `rm -f` and checks that nothing
+    is left: no container, no recorded process, no process in the test's
+    cgroups, no mount below the root or the runroot, no runtime state."""
+
+    def __init__(self, tmp, root, runroot, cgroup_parent):
+        self.tmp = tmp
+        self.root = root
+        self.runroot = runroot
+        self.cgroup_parent = cgroup_parent
+        self.cgparent = cgroup_parent.path
+        self.image = ENGINE_IMAGE
+        self.pids = {}  # pid -> starttime
+
+    def cmd(self, *args):
+        return [COVE_BINARY, "--root", self.root, "--runroot", self.runroot] + [
+            str(a) for a in args
+        ]
+
+    def run(self, *args, check=True, timeout=DEFAULT_TIMEOUT, input=None, env=None):
+        """Run `cove ARGS`; stdout/stderr are pipes (a detached container's
+        monitor must not hold them, or this times out)."""
+        cmd = self.cmd(*args)
+        try:
+            p = subprocess.run(
+                cmd,
+                input=input,
+                stdin=None if input is not None else subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=env,
+            )
+        except subprocess.TimeoutExpired as e:
+            pytest.fail(
+                f"timed out after {timeout}s: {' '.join(cmd)}\n"
+                f"--- stdout\n{e.stdout}\n--- stderr\n{e.stderr}"
+            )
+        if check and p.returncode != 0:
+            pytest.fail(f"command failed: {' '.join(cmd)}\n{dump_state_error(p)}")
+        return p
+
+    def fail(self, *args, **kw):
+        """Run a command that must fail; return the CompletedProcess."""
+        p = self.run(*args, check=False, **kw)
+        assert p.returncode != 0, f"expected failure: {' '.join(self.cmd(*args))}\n{p.stdout}"
+        return p
+
+    def create_opts(self, network="none"):
+        opts = ["--cgroup-parent", self.cgparent]
+        if network:
+            opts += ["--network", network]
+        return opts
+
+    def run_ctr(self, *args, network="none", **kw):
+        """`cove run <defaults> ARGS` (ARGS: options, image, command).
+        With -d/--detach among the options, the pids are recorded."""
+        p = self.run("run", *self.create_opts(network), *args, **kw)
+        if p.returncode == 0 and ("-d" in args or "--detach" in args):
+            self.record_pids()
+        return p
+
+    def run_d(self, *args, **kw):
+        """`cove run -d ARGS`; returns the id."""
+        p = self.run_ctr("-d", *args, **kw)
+        return p.stdout.strip().splitlines()[-1]
+
+    def create_ctr(self, *args, network="none", **kw):
+        return self.run("create", *self.create_opts(network), *args, **kw)
+
+    def popen(self, *args, **kw):
+        """Start `cove ARGS` without waiting (e.g. a foreground run)."""
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        return subprocess.Popen(self.cmd(*args), text=True, **kw)
+
+    def inspect(self, *names):
+        """inspect NAME... -> list of dicts (one name: that dict)."""
+        p = self.run("inspect", *names)
+        data = json.loads(p.stdout)
+        self._note(data)
+        return data[0] if len(names) == 1 else data
+
+    def _note(self, data):
+        for c in data:
+            st = c.get("State") or {}
+            for key in ("Pid", "ConmonPid"):
+                pid = st.get(key) or 0
+                if pid > 0 and pid not in self.pids:
+                    start = _pid_starttime(pid)
+                    if start is not None:
+                        self.pids[pid] = start
+
+    def ids(self):
+        p = self.run("ps", "-a", "-q", "--no-trunc")
+        return p.stdout.split()
+
+    def ps_json(self, *args):
+        return json.loads(self.run("ps", "--format", "json", *args).stdout)
+
+    def record_pids(self):
+        ids = self.ids()
+        if ids:
+            p = self.run("inspect", *ids, check=False)
+            if p.returncode == 0:
+                self._note(json.loads(p.stdout))
+
+    def status(self, name):
+        return self.inspect(name)["State"]["Status"]
+
+    def wait_status(self, name, status, timeout=10):
+        return wait_for(
+            lambda: self.status(name) == status,
+            timeout=timeout,
+            what=f"container {name} to be {status}",
+        )
+
+    def live_pids(self):
+        return sorted(p for p, start in self.pids.items() if _pid_starttime(p) == start)
+
+    def mounts(self):
+        tops = (self.root, self.runroot)
+        return [
+            m
+            for m in mountinfo_mountpoints()
+            if any(m == t or m.startswith(t + "/") for t in tops)
+        ]
+
+    def teardown(self):
+        """Remove every container; return the list of what was left."""
+        problems = []
+        ids = self.ids()
+        if ids:
+            self.record_pids()
+            p = self.run("rm", "-f", *ids, check=False)
+            if p.returncode != 0:
+                problems.append(f"rm -f failed:\n{dump_state_error(p)}")
+            left = self.ids()
+            if left:
+                problems.append(f"containers left after rm -f: {left}")
+        deadline = time.monotonic() + 5
+        while self.live_pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        live = self.live_pids()
+        if live:
+            problems.append(f"container processes (State.Pid/ConmonPid) left: {live}")
+            for pid in live:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        cg_pids = self.cgroup_parent.pids()
+        if cg_pids:
+            problems.append(f"processes left in {self.cgparent}: {sorted(cg_pids)}")
+        deadline = time.monotonic() + 2
+        while self.mounts() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        mounts = self.mounts()
+        if mounts:
+            problems.append(f"mounts left: {mounts}")
+        rtdir = os.path.join(self.runroot, "runtime")
+        state = os.listdir(rtdir) if os.path.isdir(rtdir) else []
+        if state:
+            problems.append(f"runtime state left in {rtdir}: {state}")
+        return problems
+
+
+@pytest.fixture(scope="session")
+def engine_template():
+    """A root with the busybox image loaded, made once per session; each
+    test copies it (cp -a of the ~3 MB root: ~10-25 ms, a load ~40-120 ms)."""
+    if not os.access(COVE_BINARY, os.X_OK):
+        pytest.skip(f"cove binary {COVE_BINARY} not found (run make, or set COVE_BINARY)")
+    from imagelib import busybox_archive
+
+    archive = busybox_archive()
+    tmp = tempfile.mkdtemp(prefix="cove-engine-template-")
+    root = os.path.join(tmp, "root")
+    proc = subprocess.run(
+        [COVE_BINARY, "--root", root, "--runroot", os.path.join(tmp, "run"),
+         "load", "-i", archive],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        pytest.fail(f"cove load -i {archive} failed:\n{dump_state_error(proc)}")
+    yield root
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def engine(engine_template, test_tmp, cgroup_parent):
+    """An Engine with its own root (a copy of engine_template) and runroot;
+    at teardown every container is removed and the test fails if anything
+    of them is left (see Engine.teardown)."""
+    root = os.path.join(test_tmp, "root")
+    subprocess.run(["cp", "-a", engine_template, root], check=True)
+    runroot = os.path.join(test_tmp, "run")
+    e = Engine(test_tmp, root, runroot, cgroup_parent)
+    yield e
+    problems = e.teardown()
+    if problems:
+        pytest.fail("engine teardown: " + "\n".join(problems))
