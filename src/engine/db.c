@@ -75,6 +75,13 @@ int cove_engine_db_open(const char *root, sqlite3 **ret, struct cove_error *err)
 		sqlite3_close_v2(db);
 		return r;
 	}
+	/*
+	 * In WAL mode NORMAL syncs at checkpoints, not at every commit: a
+	 * killed process loses nothing it committed (the WAL is in the page
+	 * cache), only a power cut may lose the last transactions, never
+	 * consistency.  Container state changes several times per run.
+	 */
+	(void)sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	r = cove_volumes_init_schema(db, err);
 	if (r >= 0)
 		r = cove_containers_init_schema(db, err);

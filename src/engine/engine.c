@@ -481,8 +481,8 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 			r = -ENOMEM;
 			goto out;
 		}
-		r = cove_write_file_atomic_at(AT_FDCWD, f, chain, strlen(chain),
-					      0600);
+		r = cove_write_file_replace_at(AT_FDCWD, f, chain,
+					       strlen(chain), 0600);
 		if (r < 0) {
 			r = cove_error_setx(err, r, "cannot write %s", f);
 			goto out;
@@ -513,10 +513,10 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 	if (r < 0)
 		goto out;
 	/*
-	 * The rootfs stays mounted only while the container runs: the
-	 * monitor mounts it again at each start.
+	 * The rootfs stays mounted for the start that usually follows; the
+	 * monitor unmounts it when the container exits and mounts it again at
+	 * each start.
 	 */
-	(void)cove_snapshot_unmount(e->snap, c.id, NULL);
 	mounted = false;
 	memcpy(ret_id, c.id, sizeof(c.id));
 	r = 0;
