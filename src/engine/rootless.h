@@ -1,9 +1,20 @@
 #pragma once
 /*
  * Rootless: an unprivileged user's cove works in a user namespace of its
- * own, as podman does, but without a long-lived pause process: every
- * command that touches storage enters a fresh namespace with the same maps,
- * so the files it made last time have the same owners this time.
+ * own, with a mount namespace of its own, as podman does.  The first
+ * command creates both and leaves a pause process in them (comm
+ * "cove-pause", doing nothing until SIGTERM or SIGKILL) that keeps them
+ * alive; every later command joins them.  So a container started by one
+ * command can be exec'd into by the next (its namespaces are owned by that
+ * user namespace), and what one command mounts (container root file
+ * systems, `cove image mount`) the next one sees.
+ *
+ * The pause process is found through <runroot>/pause.pid, "PID STARTTIME"
+ * (the start time tells a reused pid apart), written under the lock
+ * <runroot>/pause.lock so that two first commands make one pause process.
+ * If it is gone (killed, a reboot), the next command creates namespaces
+ * and a pause process anew: containers still running in the old ones keep
+ * running but cannot be joined any more.
  *
  * The maps come from /etc/subuid and /etc/subgid (the ranges shadow's
  * getsubids reports for the user, by name or by uid):
@@ -16,13 +27,14 @@
  * only, 0 -> the user, written directly (setgroups denied); files of other
  * owners in image layers are then all owned by that one id.
  *
- * Once entered, the process is uid/gid 0 of the namespace, with its own
- * mount namespace whose mounts do not propagate back to the host: they
- * vanish with the process.
+ * Once entered, the process is uid/gid 0 of the namespace; "/" of its
+ * mount namespace is a recursive slave of the host's, so mounts made there
+ * never reach the host while the host's later mounts still show.
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "image/layer.h"
 #include "util/error.h"
@@ -85,14 +97,56 @@ int cove_rootless_maps_build(uint32_t uid, uint32_t gid,
 			     struct cove_error *err);
 
 /*
- * For an unprivileged caller (geteuid() != 0), once per process: read the
- * sub-id files, unshare the user namespace and have its maps written, become
- * uid/gid 0 in it, then unshare a mount namespace and make "/" a recursive
- * slave so that mounts stay private.  No-op for root or when already done.
- * The process must be single-threaded.  A failure after the user namespace
- * was created leaves the process in it: the caller should exit.
+ * For an unprivileged caller (geteuid() != 0), once per process: join the
+ * namespaces of the user's pause process found in @runroot (created,
+ * with mode 0700, if missing; it must be the user's own directory), or
+ * create them: read the sub-id files, unshare the user namespace and have
+ * its maps written, become uid/gid 0 in it, unshare a mount namespace and
+ * make "/" a recursive slave, then start the pause process and record it
+ * in @runroot/pause.pid.  Joining keeps the working directory (by path).
+ * No-op for root or when already done.  The process must be
+ * single-threaded.  A failure after the user namespace was created or
+ * joined leaves the process in it: the caller should exit.
  */
-int cove_rootless_enter(struct cove_error *err);
+int cove_rootless_enter(const char *runroot, struct cove_error *err);
+
+/* The pause process in @runroot/pause.pid (see rootless.h's top). */
+struct cove_pause_id {
+	pid_t pid;
+	uint64_t start_time; /* field 22 of /proc/PID/stat */
+};
+
+/*
+ * Parse the contents @data (@len bytes) of a pause.pid file: "PID
+ * STARTTIME" in decimal, one space between, an optional final newline, a
+ * pid > 0.  Anything else is -EINVAL.
+ */
+int cove_pause_id_parse(const char *data, size_t len,
+			struct cove_pause_id *ret);
+
+/* The pause.pid line for @id ("PID STARTTIME\n") in @buf; its length. */
+int cove_pause_id_format(const struct cove_pause_id *id, char *buf,
+			 size_t size);
+
+/*
+ * From the contents @data (@len bytes) of /proc/PID/stat: the command name
+ * (between the first '(' and the last ')', truncated to fit @comm_size
+ * bytes with its NUL) and the start time (field 22, counted after the
+ * name, which may hold spaces and parentheses).  -EINVAL when malformed,
+ * @comm and *ret_start_time untouched.
+ */
+int cove_proc_stat_parse(const char *data, size_t len, char *comm,
+			 size_t comm_size, uint64_t *ret_start_time);
+
+/*
+ * Parse /proc/PID/uid_map or gid_map as the kernel prints it ("ID HOSTID
+ * COUNT" lines, blanks around the numbers) into @ret (@max entries at
+ * most); the number of entries in *ret_n.  -EINVAL when malformed, -E2BIG
+ * beyond @max.
+ */
+int cove_proc_idmap_parse(const char *data, size_t len,
+			  struct cove_idmap_range *ret, size_t max,
+			  size_t *ret_n);
 
 /* True once cove_rootless_enter() has put the process in its namespace. */
 bool cove_rootless_active(void);

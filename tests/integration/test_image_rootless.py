@@ -9,9 +9,9 @@ files on the host belong to those ids.  `cove bundle` then copies the
 image's root file system and writes a config.json with the same maps, and
 `cove-runtime run`, run by the same user, runs it.
 
-Teardown kills by pid whatever the user left running and checks that no
-mount was left on the host below the test's directory and that no cgroup
-was made.
+Teardown kills by pid whatever the user left running (the pause process
+that keeps cove's namespaces among it) and checks that no mount was left on
+the host below the test's directory and that no cgroup was made.
 """
 
 import gzip
@@ -363,12 +363,30 @@ def test_bundle_then_runtime_run(sub, driver):
     assert "user" in {n["type"] for n in cfg["linux"]["namespaces"]}
 
 
-def test_image_mount_refused_with_advice(sub):
+def test_image_mount_in_the_users_mount_namespace(sub):
+    """`cove image mount` mounts in the mount namespace the user's pause
+    process keeps: the next command (cove unshare) sees it, the host
+    never does."""
     sub.load_busybox()
-    p = sub.cove("image", "mount", BUSYBOX_NAME, check=False)
-    assert p.returncode == 125
-    assert "cove bundle" in p.stderr, p.stderr
-    assert p.stdout == ""
+    p = sub.cove("image", "mount", BUSYBOX_NAME)
+    path = p.stdout.strip()
+    assert p.stdout == path + "\n" and path.startswith(sub.root + "/"), \
+        p.stdout
+    assert path not in mountinfo_mountpoints()
+    # mounting again: the same path
+    assert sub.cove("image", "mount", BUSYBOX_NAME).stdout == p.stdout
+    unshare = sub.cove("unshare", "--help", check=False)
+    if unshare.returncode == 0:
+        p = sub.cove("unshare", "cat", "/proc/self/mountinfo")
+        assert path in [ln.split()[4] for ln in p.stdout.splitlines()]
+        p = sub.cove("unshare", "ls", path + "/bin/busybox")
+        assert p.stdout.strip() == path + "/bin/busybox"
+    # unmounted in that namespace too
+    sub.cove("image", "unmount", BUSYBOX_NAME)
+    if unshare.returncode == 0:
+        p = sub.cove("unshare", "cat", "/proc/self/mountinfo")
+        assert path not in p.stdout
+    assert path not in mountinfo_mountpoints()
 
 
 def test_pull_from_registry(sub, registry_plain):  # noqa: F811

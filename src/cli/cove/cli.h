@@ -91,3 +91,6 @@ int cmd_network(struct cove_ctx *ctx, int argc, char **argv);
 /* system.c: info, system df|info|prune */
 int cmd_info(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_system(struct cove_ctx *ctx, int argc, char **argv);
+
+/* unshare.c: a command in cove's user and mount namespace (rootless) */
+int cmd_unshare(struct cove_ctx *ctx, int argc, char **argv);

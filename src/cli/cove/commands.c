@@ -39,6 +39,8 @@ const struct cove_command cove_commands[] = {
     {"system", cmd_system, "manage cove (cove system --help)"},
     {"tag", cmd_tag, "add names to an image"},
     {"top", cmd_top, "show the processes of a container"},
+    {"unshare", cmd_unshare,
+     "run a command in cove's user and mount namespace"},
     {"unpause", cmd_unpause, "unpause containers"},
     {"version", cmd_version, "print the version"},
     {"volume", cmd_volume, "manage volumes (cove volume --help)"},

@@ -1454,8 +1454,9 @@ static const char mount_help[] =
     "   root file system: an overlay of the layers with its own upper\n"
     "   directory (changes never reach the image), or with\n"
     "   --storage-driver vfs a private copy.  Mounting again prints the\n"
-    "   same path.  Needs root: an unprivileged user's cove mounts only in\n"
-    "   its own mount namespace, which ends with it (use `cove bundle`).\n"
+    "   same path.  For an unprivileged user the mount is in cove's own\n"
+    "   mount namespace (kept by its pause process): look at it with\n"
+    "   `cove unshare`.\n"
     "\n"
     "OPTIONS:\n"
     "   -h, --help            show this help\n";
@@ -1474,13 +1475,6 @@ static int cmd_image_mount(struct cove_ctx *ctx, int argc, char **argv)
 	if (argc != 2)
 		return cove_cli_failf("image mount: exactly one image is "
 				      "required");
-	if (cove_rootless_active())
-		return cove_cli_failf(
-		    "image mount: not available rootless: the mount would "
-		    "live in cove's private mount namespace and vanish when "
-		    "cove exits; use `cove bundle %s DIR` for a copy of the "
-		    "image's root file system",
-		    argv[1]);
 	if (env_open(ctx, ENV_SNAPSHOTS | ENV_LAYERS, &e, &err) < 0 ||
 	    cove_image_open(e.store, e.db, argv[1], &img, &err) < 0 ||
 	    cove_image_unpack(e.store, e.snap, &img, chain, &err) < 0) {

@@ -262,7 +262,7 @@ int main(int argc, char **argv)
 	if (needs_userns(argv[optind])) {
 		struct cove_error err = {0};
 
-		if (cove_rootless_enter(&err) < 0)
+		if (cove_rootless_enter(ctx.runroot, &err) < 0)
 			return cove_cli_fail(&err);
 	}
 	return cove_cli_dispatch(&ctx, cove_commands, cove_commands_n, "",
