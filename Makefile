@@ -22,10 +22,30 @@ endif
 RUNTIME_PKGS = libseccomp libcap jansson
 # The engine (`cove`) and its image layer also use these; cove-runtime does
 # not link them (its objects never reference the image layer).
-ENGINE_PKGS = libarchive libcurl libcrypto sqlite3
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(RUNTIME_PKGS) $(ENGINE_PKGS))
-ENGINE_LIBS := $(shell $(PKG_CONFIG) --libs $(ENGINE_PKGS))
+ENGINE_PKGS = libcrypto sqlite3
+# ...and these, which nothing links: with their dependencies they are some
+# forty shared libraries, milliseconds of loading for every command, and
+# only the image commands use them.  src/util/lazy-{curl,archive}.c
+# (scripts/gen-lazy.py) dlopen() them on first use, by the SONAME of the
+# library that pkg-config finds.  dlopen() is in libc since glibc 2.34
+# (libdl is an empty stub there); -ldl is for older ones.
+LAZY_PKGS = libcurl libarchive
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(RUNTIME_PKGS) $(ENGINE_PKGS) $(LAZY_PKGS))
+ENGINE_LIBS := $(shell $(PKG_CONFIG) --libs $(ENGINE_PKGS)) -ldl
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(RUNTIME_PKGS))
+# Unit tests build tar streams with libarchive functions that cove does not
+# call, and so have no wrapper: they link libarchive after libcove.a, whose
+# wrappers still take every call to a function they define, cove's and the
+# test's (the executable's definition comes first; the wrapper's dlopen()
+# finds the already loaded library and dlsym() on it returns the real one).
+# --as-needed drops the library from tests that only call wrapped functions.
+LAZY_LIBS := $(shell $(PKG_CONFIG) --libs $(LAZY_PKGS))
+soname = $(shell objdump -p $(shell $(PKG_CONFIG) --variable=libdir $(1))/$(1).so \
+	2>/dev/null | awk '/SONAME/{print $$2}')
+LIBCURL_SONAME := $(call soname,libcurl)
+LIBARCHIVE_SONAME := $(call soname,libarchive)
+LAZY_DEFS = $(if $(LIBCURL_SONAME),-DCOVE_LIBCURL_SONAME='"$(LIBCURL_SONAME)"') \
+	$(if $(LIBARCHIVE_SONAME),-DCOVE_LIBARCHIVE_SONAME='"$(LIBARCHIVE_SONAME)"')
 # cove-runtime links its three libraries statically (glibc stays shared):
 # it executes twice per create/run/exec (the sealed-memfd re-exec), and
 # loading and relocating three shared objects each time is measurable next
@@ -80,7 +100,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) -DCOVE_VERSION='"$(VERSION)"' \
-		-DCOVE_GIT_COMMIT='"$(GIT_COMMIT)"' -c $< -o $@
+		-DCOVE_GIT_COMMIT='"$(GIT_COMMIT)"' $(OBJ_DEFS) -c $< -o $@
+
+$(BUILD)/src/util/lazy-curl.o $(BUILD)/src/util/lazy-archive.o: OBJ_DEFS = $(LAZY_DEFS)
 
 $(BUILD)/libcove.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -115,7 +137,7 @@ $(BUILD)/busybox-oci.tar: scripts/mkimage.sh $(BUILD)/busybox-bundle/config.json
 $(BUILD)/tests/test-%: tests/unit/test-%.c $(BUILD)/libcove.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcove.a \
-		$(ENGINE_LIBS) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+		$(ENGINE_LIBS) $(LAZY_LIBS) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 # The libcove driver that tests/integration/test_network.py runs.
 $(BUILD)/tests/cni-driver: tests/integration/cni-driver.c $(BUILD)/libcove.a
@@ -158,7 +180,7 @@ fuzz:
 	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
 	  echo "clang $$n"; \
 	  clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
-	    $(PKG_CFLAGS) $$f $(LIB_SRCS) -o build/fuzz/$$n $(ENGINE_LIBS) $(PKG_LIBS) || exit 1; \
+	    $(PKG_CFLAGS) $(LAZY_DEFS) $$f $(LIB_SRCS) -o build/fuzz/$$n $(ENGINE_LIBS) $(PKG_LIBS) || exit 1; \
 	done
 
 format:
