@@ -39,6 +39,12 @@ int cove_cli_dispatch(struct cove_ctx *ctx, const struct cove_command *cmds,
 
 int cmd_version(struct cove_ctx *ctx, int argc, char **argv);
 
+struct cove_engine;
+/* The engine on ctx's storage; 0, or the exit status (message printed). */
+int cove_cli_engine_open(struct cove_ctx *ctx, struct cove_engine **ret);
+/* docker's compact sizes: "512B", "213kB", "67.1MB" (decimal units). */
+void cove_cli_size(uint64_t n, char *buf, size_t size);
+
 /* image.c (login.c: login, logout): the image commands, "image" group */
 int cmd_image(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_pull(struct cove_ctx *ctx, int argc, char **argv);

@@ -25,15 +25,6 @@
 #include "util/signals.h"
 #include "util/strutil.h"
 
-static int open_engine(struct cove_ctx *ctx, struct cove_engine **ret)
-{
-	struct cove_error err = {0};
-	if (cove_engine_open(ctx->root, ctx->runroot, ctx->storage_driver, ret,
-			     &err) < 0)
-		return cove_cli_fail(&err);
-	return 0;
-}
-
 static void engine_freep(struct cove_engine **e)
 {
 	cove_engine_free(*e);
@@ -153,6 +144,43 @@ static void ports_text(const struct cove_ctr *c, char *buf, size_t size)
 	}
 }
 
+/*
+ * The loop of the commands that act on each container named: open the
+ * engine, look each one up, call @fn; a name that fails is reported and
+ * the others still run (exit status 125 then).  @fn returns < 0 on error,
+ * 0 to have the name printed, 1 when it printed what it had to say.
+ */
+typedef int (*ctr_fn)(struct cove_engine *e, struct cove_ctr *c, void *data,
+		      struct cove_error *err);
+
+static int each_ctr(struct cove_ctx *ctx, const char *cmd, int argc,
+		    char **argv, ctr_fn fn, void *data)
+{
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	int r;
+
+	if (optind >= argc)
+		return cove_cli_failf("%s: a container is required (see 'cove "
+				      "%s --help')",
+				      cmd, cmd);
+	r = cove_cli_engine_open(ctx, &e);
+	if (r)
+		return r;
+	for (int i = optind; i < argc; i++) {
+		struct cove_error err = {0};
+		struct cove_ctr c = {0};
+		int k = cove_engine_lookup(e, argv[i], &c, &err);
+		if (k >= 0)
+			k = fn(e, &c, data, &err);
+		if (k < 0)
+			r = cove_cli_fail(&err);
+		else if (k == 0)
+			printf("%s\n", argv[i]);
+		cove_ctr_release(&c);
+	}
+	return r;
+}
+
 /* ---- start / stop / restart / kill / wait -------------------------------- */
 
 static const char start_help[] =
@@ -196,7 +224,7 @@ int cmd_start(struct cove_ctx *ctx, int argc, char **argv)
 		return cove_cli_failf("start: a container is required");
 	if (attach && argc - optind > 1)
 		return cove_cli_failf("start: --attach takes one container");
-	r = open_engine(ctx, &e);
+	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
 	for (int i = optind; i < argc; i++) {
@@ -263,6 +291,23 @@ static int time_opt(int c, void *data)
 	return -1;
 }
 
+struct stop_args {
+	int timeout;
+	bool restart;
+};
+
+static int stop_one(struct cove_engine *e, struct cove_ctr *c, void *data,
+		    struct cove_error *err)
+{
+	struct stop_args *a = data;
+	struct cove_start_opts so = {.detach = true};
+	int r = cove_engine_stop(e, c, a->timeout, err);
+
+	if (r >= 0 && a->restart)
+		r = cove_engine_start(e, c, &so, NULL, err);
+	return r < 0 ? r : 0;
+}
+
 static int stop_or_restart(struct cove_ctx *ctx, int argc, char **argv,
 			   bool restart)
 {
@@ -272,31 +317,13 @@ static int stop_or_restart(struct cove_ctx *ctx, int argc, char **argv,
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
 	const char *cmd = restart ? "restart" : "stop";
-	_cleanup_engine_ struct cove_engine *e = NULL;
-	int timeout = -1;
+	struct stop_args a = {.timeout = -1, .restart = restart};
 	int r = no_options(cmd, restart ? restart_help : stop_help, argc, argv,
-			   "t:h", opts, time_opt, &timeout);
+			   "t:h", opts, time_opt, &a.timeout);
 
 	if (r >= 0)
 		return r;
-	if (optind >= argc)
-		return cove_cli_failf("%s: a container is required", cmd);
-	r = open_engine(ctx, &e);
-	if (r)
-		return r;
-	for (int i = optind; i < argc; i++) {
-		struct cove_error err = {0};
-		struct cove_ctr c = {0};
-		struct cove_start_opts so = {.detach = true};
-		if (cove_engine_lookup(e, argv[i], &c, &err) < 0 ||
-		    cove_engine_stop(e, &c, timeout, &err) < 0 ||
-		    (restart && cove_engine_start(e, &c, &so, NULL, &err) < 0))
-			r = cove_cli_fail(&err);
-		else
-			printf("%s\n", argv[i]);
-		cove_ctr_release(&c);
-	}
-	return r;
+	return each_ctr(ctx, cmd, argc, argv, stop_one, &a);
 }
 
 int cmd_stop(struct cove_ctx *ctx, int argc, char **argv)
@@ -334,35 +361,26 @@ static int signal_opt(int c, void *data)
 	return -1;
 }
 
+static int kill_one(struct cove_engine *e, struct cove_ctr *c, void *data,
+		    struct cove_error *err)
+{
+	int r = cove_engine_kill(e, c, *(int *)data, err);
+	return r < 0 ? r : 0;
+}
+
 int cmd_kill(struct cove_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"signal", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
-	_cleanup_engine_ struct cove_engine *e = NULL;
 	int sig = SIGKILL;
 	int r = no_options("kill", kill_help, argc, argv, "s:h", opts,
 			   signal_opt, &sig);
 
 	if (r >= 0)
 		return r;
-	if (optind >= argc)
-		return cove_cli_failf("kill: a container is required");
-	r = open_engine(ctx, &e);
-	if (r)
-		return r;
-	for (int i = optind; i < argc; i++) {
-		struct cove_error err = {0};
-		struct cove_ctr c = {0};
-		if (cove_engine_lookup(e, argv[i], &c, &err) < 0 ||
-		    cove_engine_kill(e, &c, sig, &err) < 0)
-			r = cove_cli_fail(&err);
-		else
-			printf("%s\n", argv[i]);
-		cove_ctr_release(&c);
-	}
-	return r;
+	return each_ctr(ctx, "kill", argc, argv, kill_one, &sig);
 }
 
 static const char wait_help[] =
@@ -376,31 +394,27 @@ static const char wait_help[] =
     "   Blocks until each container has exited (restarts included) and\n"
     "   prints its exit code.\n";
 
+static int wait_one(struct cove_engine *e, struct cove_ctr *c, void *data,
+		    struct cove_error *err)
+{
+	int code = 0;
+	int r = cove_engine_wait(e, c, &code, err);
+
+	(void)data;
+	if (r < 0)
+		return r;
+	printf("%d\n", code);
+	return 1;
+}
+
 int cmd_wait(struct cove_ctx *ctx, int argc, char **argv)
 {
-	_cleanup_engine_ struct cove_engine *e = NULL;
 	int r =
 	    no_options("wait", wait_help, argc, argv, NULL, NULL, NULL, NULL);
 
 	if (r >= 0)
 		return r;
-	if (optind >= argc)
-		return cove_cli_failf("wait: a container is required");
-	r = open_engine(ctx, &e);
-	if (r)
-		return r;
-	for (int i = optind; i < argc; i++) {
-		struct cove_error err = {0};
-		struct cove_ctr c = {0};
-		int code = 0;
-		if (cove_engine_lookup(e, argv[i], &c, &err) < 0 ||
-		    cove_engine_wait(e, &c, &code, &err) < 0)
-			r = cove_cli_fail(&err);
-		else
-			printf("%d\n", code);
-		cove_ctr_release(&c);
-	}
-	return r;
+	return each_ctr(ctx, "wait", argc, argv, wait_one, NULL);
 }
 
 /* ---- rm ---------------------------------------------------------------- */
@@ -453,7 +467,7 @@ int cmd_rm(struct cove_ctx *ctx, int argc, char **argv)
 		return r;
 	if (optind >= argc)
 		return cove_cli_failf("rm: a container is required");
-	r = open_engine(ctx, &e);
+	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
 	for (int i = optind; i < argc; i++) {
@@ -635,7 +649,7 @@ int cmd_ps(struct cove_ctx *ctx, int argc, char **argv)
 				   argv[optind]);
 		goto done;
 	}
-	r = open_engine(ctx, &e);
+	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		goto done;
 	if (cove_engine_db(e, &db, &err) < 0 ||
@@ -793,7 +807,7 @@ int cmd_container_inspect(struct cove_ctx *ctx, int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cove_cli_failf("inspect: a container is required");
-	r = open_engine(ctx, &e);
+	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
 	out = json_array();
@@ -931,7 +945,7 @@ int cmd_logs(struct cove_ctx *ctx, int argc, char **argv)
 	if (optind + 1 != argc)
 		return cove_cli_failf(
 		    "logs: exactly one container is required");
-	r = open_engine(ctx, &e);
+	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
 	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0)
@@ -966,46 +980,40 @@ static const char pause_help[] =
     "DESCRIPTION:\n"
     "   Freezes (or thaws) the container's cgroup.\n";
 
+static int pause_one(struct cove_engine *e, struct cove_ctr *c, void *data,
+		     struct cove_error *err)
+{
+	bool pause = *(bool *)data;
+	char *state;
+	sqlite3 *db;
+	int r;
+
+	if (strcmp(c->state, pause ? "running" : "paused"))
+		return cove_error_set(err, EINVAL, "container %s is %s",
+				      c->name, c->state);
+	r = cove_container_pause(e->runtime_root, c->id, pause, err);
+	if (r >= 0)
+		r = cove_engine_db(e, &db, err);
+	if (r < 0)
+		return r;
+	state = strdup(pause ? "paused" : "running");
+	if (!state)
+		return -ENOMEM;
+	free(c->state);
+	c->state = state;
+	r = cove_ctr_update(db, c, COVE_CTR_STATE, err);
+	return r < 0 ? r : 0;
+}
+
 static int pause_or_unpause(struct cove_ctx *ctx, int argc, char **argv,
 			    bool pause)
 {
 	const char *cmd = pause ? "pause" : "unpause";
-	_cleanup_engine_ struct cove_engine *e = NULL;
 	int r = no_options(cmd, pause_help, argc, argv, NULL, NULL, NULL, NULL);
 
 	if (r >= 0)
 		return r;
-	if (optind >= argc)
-		return cove_cli_failf("%s: a container is required", cmd);
-	r = open_engine(ctx, &e);
-	if (r)
-		return r;
-	for (int i = optind; i < argc; i++) {
-		struct cove_error err = {0};
-		struct cove_ctr c = {0};
-		sqlite3 *db;
-		if (cove_engine_lookup(e, argv[i], &c, &err) < 0) {
-			r = cove_cli_fail(&err);
-			continue;
-		}
-		if (strcmp(c.state, pause ? "running" : "paused")) {
-			r = cove_cli_failf("%s: container %s is %s", cmd,
-					   argv[i], c.state);
-		} else if (cove_container_pause(e->runtime_root, c.id, pause,
-						&err) < 0 ||
-			   cove_engine_db(e, &db, &err) < 0) {
-			r = cove_cli_fail(&err);
-		} else {
-			free(c.state);
-			c.state = strdup(pause ? "paused" : "running");
-			if (cove_ctr_update(db, &c, COVE_CTR_STATE, &err) < 0)
-				r = cove_cli_fail(&err);
-			else
-				printf("%s\n", argv[i]);
-		}
-		cove_ctr_release(&c);
-	}
-	return r;
+	return each_ctr(ctx, cmd, argc, argv, pause_one, &pause);
 }
 
 int cmd_pause(struct cove_ctx *ctx, int argc, char **argv)
@@ -1038,7 +1046,7 @@ int cmd_rename(struct cove_ctx *ctx, int argc, char **argv)
 	if (argc - optind != 2)
 		return cove_cli_failf("rename: a container and a new name are "
 				      "required");
-	r = open_engine(ctx, &e);
+	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
 	if (cove_engine_name_validate(argv[optind + 1], &err) < 0 ||
@@ -1080,7 +1088,7 @@ int cmd_port(struct cove_ctx *ctx, int argc, char **argv)
 		return r;
 	if (argc - optind < 1 || argc - optind > 2)
 		return cove_cli_failf("port: a container is required");
-	r = open_engine(ctx, &e);
+	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
 	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0)
@@ -1153,7 +1161,7 @@ int cmd_container_prune(struct cove_ctx *ctx, int argc, char **argv)
 
 	if (r >= 0)
 		return r;
-	r = open_engine(ctx, &e);
+	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
 	if (cove_engine_db(e, &db, &err) < 0 ||
@@ -1240,7 +1248,7 @@ static int cmd_healthcheck_run(struct cove_ctx *ctx, int argc, char **argv)
 	if (argc - optind != 1)
 		return cove_cli_failf("healthcheck run: one container is "
 				      "required");
-	r = open_engine(ctx, &e);
+	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
 	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0 ||
@@ -1333,7 +1341,7 @@ int cmd_cp(struct cove_ctx *ctx, int argc, char **argv)
 	host = to_container ? src : dst;
 	if (!*inside)
 		inside = "/";
-	r = open_engine(ctx, &e);
+	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
 	if (cove_engine_lookup(e, name, &c, &err) < 0 ||
@@ -1395,7 +1403,7 @@ int cmd_attach(struct cove_ctx *ctx, int argc, char **argv)
 		return r;
 	if (argc - optind != 1)
 		return cove_cli_failf("attach: one container is required");
-	r = open_engine(ctx, &e);
+	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
 	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0)

@@ -140,9 +140,9 @@ int cmd_exec(struct cove_ctx *ctx, int argc, char **argv)
 	req.env = env;
 	if (req.tty && !isatty(0))
 		cove_cli_warn("exec: -t given but stdin is not a terminal");
-	if (cove_engine_open(ctx->root, ctx->runroot, ctx->storage_driver, &e,
-			     &err) < 0)
-		return cove_cli_fail(&err);
+	r = cove_cli_engine_open(ctx, &e);
+	if (r)
+		return r;
 	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0 ||
 	    cove_engine_exec(e, &c, &req, &code, &err) < 0) {
 		r = cove_cli_fail(&err);

@@ -12,6 +12,7 @@
 
 #include "cli/cove/cli.h"
 #include "cli/cove/commands.h"
+#include "engine/engine.h"
 #include "engine/rootless.h"
 #include "util/cleanup.h"
 #include "util/strutil.h"
@@ -117,6 +118,27 @@ int cove_cli_dispatch(struct cove_ctx *ctx, const struct cove_command *cmds,
 		    "unknown command '%s' (see 'cove --help')", argv[0]);
 	return cove_cli_failf("unknown command '%s %s' (see 'cove %s --help')",
 			      group, argv[0], group);
+}
+
+int cove_cli_engine_open(struct cove_ctx *ctx, struct cove_engine **ret)
+{
+	struct cove_error err = {0};
+
+	if (cove_engine_open(ctx->root, ctx->runroot, ctx->storage_driver, ret,
+			     &err) < 0)
+		return cove_cli_fail(&err);
+	return 0;
+}
+
+void cove_cli_size(uint64_t n, char *buf, size_t size)
+{
+	static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
+	double v = (double)n;
+	size_t i = 0;
+
+	while (v >= 1000 && i + 1 < ARRAY_SIZE(units))
+		v /= 1000, i++;
+	snprintf(buf, size, i ? "%.3g%s" : "%.0f%s", v, units[i]);
 }
 
 static const char version_help[] =

@@ -1028,15 +1028,6 @@ static int ensure_image(struct cove_engine *e, struct create_args *a,
 	return 0;
 }
 
-static int open_engine(struct cove_ctx *ctx, struct cove_engine **ret)
-{
-	struct cove_error err = {0};
-	if (cove_engine_open(ctx->root, ctx->runroot, ctx->storage_driver, ret,
-			     &err) < 0)
-		return cove_cli_fail(&err);
-	return 0;
-}
-
 static const char create_help[] =
     "NAME:\n"
     "   cove create - create a container from an image\n"
@@ -1088,7 +1079,7 @@ static int create_or_run(struct cove_ctx *ctx, int argc, char **argv, bool run)
 	}
 	if (r >= 0)
 		goto out;
-	r = open_engine(ctx, &e);
+	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		goto out;
 	if (ensure_image(e, &a, &err) < 0 ||

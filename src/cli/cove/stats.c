@@ -31,17 +31,6 @@ static const char stats_help[] =
     "   -i, --interval SECS    between samples when streaming (default 1)\n"
     "   -h, --help             show this help\n";
 
-static void human(uint64_t n, char *buf, size_t size)
-{
-	static const char *const u[] = {"B", "kB", "MB", "GB", "TB"};
-	double v = (double)n;
-	size_t i = 0;
-
-	while (v >= 1000 && i + 1 < ARRAY_SIZE(u))
-		v /= 1000, i++;
-	snprintf(buf, size, i ? "%.3g%s" : "%.0f%s", v, u[i]);
-}
-
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -97,9 +86,9 @@ int cmd_stats(struct cove_ctx *ctx, int argc, char **argv)
 			return cove_cli_unknown_option("stats", argv);
 		}
 	}
-	if (cove_engine_open(ctx->root, ctx->runroot, ctx->storage_driver, &e,
-			     &err) < 0)
-		return cove_cli_fail(&err);
+	r = cove_cli_engine_open(ctx, &e);
+	if (r)
+		return r;
 	if (optind < argc) {
 		cs = calloc((size_t)(argc - optind), sizeof(*cs));
 		if (!cs) {
@@ -192,12 +181,12 @@ int cmd_stats(struct cove_ctx *ctx, int argc, char **argv)
 				json_array_append_new(out, j);
 				continue;
 			}
-			human(s.mem_usage, mu, sizeof(mu));
-			human(s.mem_limit, ml, sizeof(ml));
-			human(s.net_rx, rx, sizeof(rx));
-			human(s.net_tx, tx, sizeof(tx));
-			human(s.blk_read, br, sizeof(br));
-			human(s.blk_write, bw, sizeof(bw));
+			cove_cli_size(s.mem_usage, mu, sizeof(mu));
+			cove_cli_size(s.mem_limit, ml, sizeof(ml));
+			cove_cli_size(s.net_rx, rx, sizeof(rx));
+			cove_cli_size(s.net_tx, tx, sizeof(tx));
+			cove_cli_size(s.blk_read, br, sizeof(br));
+			cove_cli_size(s.blk_write, bw, sizeof(bw));
 			snprintf(mem, sizeof(mem), "%s / %s", mu,
 				 s.mem_limit < (1ULL << 62) ? ml : "-");
 			snprintf(net, sizeof(net), "%s / %s", rx, tx);
@@ -251,9 +240,9 @@ int cmd_top(struct cove_ctx *ctx, int argc, char **argv)
 		return cove_cli_help(top_help);
 	if (argc < 2)
 		return cove_cli_failf("top: a container is required");
-	if (cove_engine_open(ctx->root, ctx->runroot, ctx->storage_driver, &e,
-			     &err) < 0)
-		return cove_cli_fail(&err);
+	r = cove_cli_engine_open(ctx, &e);
+	if (r)
+		return r;
 	if (cove_engine_lookup(e, argv[1], &c, &err) < 0 ||
 	    cove_engine_pids(e, &c, &pids, &n, &err) < 0) {
 		r = cove_cli_fail(&err);

@@ -42,17 +42,6 @@ static uint64_t disk_usage(const char *path)
 	return du_total;
 }
 
-static void human(uint64_t n, char *buf, size_t size)
-{
-	static const char *const u[] = {"B", "kB", "MB", "GB", "TB"};
-	double v = (double)n;
-	size_t i = 0;
-
-	while (v >= 1000 && i + 1 < ARRAY_SIZE(u))
-		v /= 1000, i++;
-	snprintf(buf, size, i ? "%.3g%s" : "%.0f%s", v, u[i]);
-}
-
 static const char df_help[] =
     "NAME:\n"
     "   cove system df - show the disk space cove uses\n"
@@ -142,9 +131,9 @@ static int cmd_system_df(struct cove_ctx *ctx, int argc, char **argv)
 		    (unsigned long long)vsize);
 	} else {
 		char a[16], b[16], c[16];
-		human(isize, a, sizeof(a));
-		human(csize, b, sizeof(b));
-		human(vsize, c, sizeof(c));
+		cove_cli_size(isize, a, sizeof(a));
+		cove_cli_size(csize, b, sizeof(b));
+		cove_cli_size(vsize, c, sizeof(c));
 		printf("%-14s  %-6s  %-6s  %s\n", "TYPE", "TOTAL", "ACTIVE",
 		       "SIZE");
 		printf("%-14s  %-6zu  %-6zu  %s\n", "Images", ni, active_i, a);
