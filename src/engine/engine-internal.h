@@ -23,5 +23,14 @@ void cove_engine_net_teardown(struct cove_engine *e, struct cove_ctr *c);
 int cove_monitor_run(struct cove_engine *e, struct cove_ctr *c, bool attached,
 		     int notify_fd, struct cove_error *err);
 
+/*
+ * Back from cove-monitor (src/cli/monitor/) after the container exited with
+ * wait status @status: record it, clean up, apply the restart policy (which
+ * may exec cove-monitor again).  The exit code, or -errno.
+ */
+int cove_monitor_resume(struct cove_engine *e, struct cove_ctr *c, int status,
+			uint64_t oom_before, unsigned delay_ms,
+			struct cove_error *err);
+
 /* Runtime cleanup after an exit: runtime state, cgroup, rootfs mount. */
 void cove_engine_release_runtime(struct cove_engine *e, struct cove_ctr *c);

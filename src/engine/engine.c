@@ -20,6 +20,7 @@
 #include "image/bundle.h"
 #include "image/pull.h"
 #include "runtime/container.h"
+#include "runtime/idmap.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -42,7 +43,8 @@ int cove_engine_open(const char *root, const char *runroot,
 	 * (rootless.h), where cgroups are not ours and devices cannot be
 	 * made.
 	 */
-	e->rootless = cove_rootless_active() || geteuid() != 0;
+	e->rootless = cove_rootless_active() || geteuid() != 0 ||
+		      !cove_in_initial_userns();
 	if (!e->root || !e->runroot || !e->runtime_root) {
 		cove_engine_free(e);
 		return -ENOMEM;
@@ -599,12 +601,21 @@ int cove_engine_volume_path(struct cove_engine *e, const char *name, char **ret,
 	return 0;
 }
 
-const char *cove_engine_init_path(void)
+const char *cove_engine_helper_path(const char *name)
 {
-	static char path[4096];
+	static char path[2][4096];
+	static int slot;
 	char exe[4096];
+	const char *dir = getenv("COVE_HELPER_DIR");
+	char *p = path[slot++ % 2];
 	ssize_t n;
 
+	/* the tests' and a build tree's: next to the cove binary */
+	if (dir && *dir) {
+		snprintf(p, sizeof(path[0]), "%s/%s", dir, name);
+		if (access(p, X_OK) == 0)
+			return p;
+	}
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
 		char *slash;
@@ -612,13 +623,13 @@ const char *cove_engine_init_path(void)
 		slash = strrchr(exe, '/');
 		if (slash) {
 			*slash = '\0';
-			snprintf(path, sizeof(path), "%s/cove-init", exe);
-			if (access(path, X_OK) == 0)
-				return path;
+			snprintf(p, sizeof(path[0]), "%s/%s", exe, name);
+			if (access(p, X_OK) == 0)
+				return p;
 		}
 	}
-	snprintf(path, sizeof(path), "/usr/libexec/cove/cove-init");
-	return access(path, X_OK) == 0 ? path : NULL;
+	snprintf(p, sizeof(path[0]), "/usr/libexec/cove/%s", name);
+	return access(p, X_OK) == 0 ? p : NULL;
 }
 
 /* Whether @cfg mounts volume @name (-v NAME:..., --mount, anonymous). */

@@ -212,8 +212,12 @@ int cove_engine_volume_path(struct cove_engine *e, const char *name, char **ret,
 int cove_engine_volume_in_use(void *data, sqlite3 *db, const char *name,
 			      char **ret_user, struct cove_error *err);
 
-/* The cove-init reaper for --init: next to cove, or in /usr/libexec/cove. */
-const char *cove_engine_init_path(void);
+/*
+ * A helper program of cove's ("cove-init", the reaper of --init;
+ * "cove-monitor"): next to the cove executable, or in /usr/libexec/cove.
+ * NULL when not found.  The result is static.
+ */
+const char *cove_engine_helper_path(const char *name);
 
 /* A generated "adjective_noun" container name; caller frees. */
 char *cove_engine_random_name(void);

@@ -50,17 +50,19 @@ struct monitor {
 	bool stdin_open;
 	int notify_fd;
 	struct cove_logfile *log;
+	char *log_path;
+	uint64_t log_max_size;
+	unsigned log_max_files;
+	uint64_t oom_before; /* the cgroup's OOM kills before this run */
+	unsigned delay_ms;   /* the next restart's back-off */
+	int sfd;	     /* signalfd of handled_signals */
+	sigset_t old_mask;
 	/* `cove attach` clients (detached containers only) */
 	int listen_fd;
 	int clients[COVE_ATTACH_MAX_CLIENTS];
+	bool input_done[COVE_ATTACH_MAX_CLIENTS]; /* shut down, still reading */
 	size_t n_clients;
 };
-
-static const char *hstr(const struct cove_ctr *c, const char *key)
-{
-	return json_string_value(
-	    json_object_get(json_object_get(c->config, "HostConfig"), key));
-}
 
 static int64_t hint(const struct cove_ctr *c, const char *obj, const char *key)
 {
@@ -157,7 +159,9 @@ static int mount_rootfs(struct monitor *m, struct cove_error *err)
 static void attach_drop(struct monitor *m, size_t i)
 {
 	close(m->clients[i]);
-	m->clients[i] = m->clients[--m->n_clients];
+	m->n_clients--;
+	m->clients[i] = m->clients[m->n_clients];
+	m->input_done[i] = m->input_done[m->n_clients];
 }
 
 /*
@@ -204,6 +208,17 @@ struct run {
 	int out, errp; /* read ends (or the pty master in out) */
 	int in;	       /* write end of the container's stdin, or -1 */
 };
+
+static void run_close(struct run *run)
+{
+	if (run->out >= 0)
+		close(run->out);
+	if (run->errp >= 0)
+		close(run->errp);
+	if (run->in >= 0)
+		close(run->in);
+	run->out = run->errp = run->in = -1;
+}
 
 /*
  * Create the container with our stdio replaced by its pipes: the init is
@@ -323,32 +338,25 @@ static int exit_code_of(int status)
 }
 
 /*
- * One run of the container: create, start, copy its output until the init
- * exits, record the exit.  *ret_code gets the exit code.
+ * Start the container once: rootfs, network, create (the init becomes our
+ * child, with the pipes of @run as its stdio), row updated, start.
  */
-static int run_once(struct monitor *m, int sfd, int *ret_code,
-		    struct cove_error *err)
+static int start_once(struct monitor *m, struct run *run,
+		      struct cove_error *err)
 {
-	struct run run = {.pid = 0, .out = -1, .errp = -1, .in = -1};
-	int status = 0, r;
-	bool exited = false, stdin_done = !m->attached || run.in < 0;
-	struct termios saved_tio;
-	int64_t health_ns, next_check;
-	bool raw = false;
-	uint64_t oom_before = 0;
+	int r = mount_rootfs(m, err);
 
-	r = mount_rootfs(m, err);
 	if (r < 0)
 		return r;
 	r = cove_engine_net_setup(m->e, m->c, err);
 	if (r < 0)
 		goto fail;
-	r = create(m, &run, err);
+	r = create(m, run, err);
 	if (r < 0)
 		goto fail;
-	oom_before = oom_count(m);
-	m->c->pid = run.pid;
-	m->c->pid_start = cove_proc_start_time(run.pid);
+	m->oom_before = oom_count(m);
+	m->c->pid = run->pid;
+	m->c->pid_start = cove_proc_start_time(run->pid);
 	m->c->monitor_pid = getpid();
 	m->c->started_at = cove_now_ns();
 	free(m->c->state);
@@ -358,11 +366,26 @@ static int run_once(struct monitor *m, int sfd, int *ret_code,
 	if (r >= 0)
 		r = cove_container_start(m->e->runtime_root, m->c->id, err);
 	if (r < 0) {
-		kill(run.pid, SIGKILL);
-		waitpid(run.pid, NULL, 0);
+		kill(run->pid, SIGKILL);
+		waitpid(run->pid, NULL, 0);
+		run_close(run);
 		goto fail;
 	}
 	notify(m, 0, NULL);
+	return 0;
+fail:
+	cove_engine_release_runtime(m->e, m->c);
+	cove_engine_net_teardown(m->e, m->c);
+	return r;
+}
+
+/* Copy the container's output until the init is gone; its wait status. */
+static int watch(struct monitor *m, struct run *run)
+{
+	struct termios saved_tio;
+	int64_t health_ns, next_check;
+	bool exited = false, raw = false, stdin_done;
+	int status = 0;
 
 	if (m->attached && m->tty && isatty(0) &&
 	    tcgetattr(0, &saved_tio) == 0) {
@@ -370,17 +393,15 @@ static int run_once(struct monitor *m, int sfd, int *ret_code,
 		cfmakeraw(&t);
 		raw = tcsetattr(0, TCSANOW, &t) == 0;
 	}
-	stdin_done = !m->attached || (!m->tty && run.in < 0) ||
+	stdin_done = !m->attached || (!m->tty && run->in < 0) ||
 		     (m->tty && !m->stdin_open);
-
-	/* copy output until the init is gone and the pipes are drained */
 	health_ns = cove_engine_health_interval(m->c);
 	next_check = health_ns ? cove_now_ns() + health_ns : 0;
-	while (!exited || run.out >= 0 || run.errp >= 0) {
+	while (!exited || run->out >= 0 || run->errp >= 0) {
 		struct pollfd p[5 + COVE_ATTACH_MAX_CLIENTS] = {
-		    {.fd = sfd, .events = POLLIN},
-		    {.fd = run.out, .events = POLLIN},
-		    {.fd = run.errp, .events = POLLIN},
+		    {.fd = m->sfd, .events = POLLIN},
+		    {.fd = run->out, .events = POLLIN},
+		    {.fd = run->errp, .events = POLLIN},
 		    {.fd = stdin_done ? -1 : 0, .events = POLLIN},
 		    {.fd = exited ? -1 : m->listen_fd, .events = POLLIN},
 		};
@@ -389,7 +410,7 @@ static int run_once(struct monitor *m, int sfd, int *ret_code,
 		int n;
 
 		for (size_t i = 0; i < nc; i++) {
-			p[5 + i].fd = m->clients[i];
+			p[5 + i].fd = m->input_done[i] ? -1 : m->clients[i];
 			p[5 + i].events = POLLIN;
 		}
 		if (!exited && next_check) {
@@ -407,51 +428,52 @@ static int run_once(struct monitor *m, int sfd, int *ret_code,
 		}
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			while (read(m->sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGCHLD)
 					continue;
 				if (si.ssi_signo == SIGWINCH && m->tty) {
 					struct winsize ws;
 					if (ioctl(0, TIOCGWINSZ, &ws) == 0)
-						ioctl(run.out, TIOCSWINSZ, &ws);
+						ioctl(run->out, TIOCSWINSZ,
+						      &ws);
 					continue;
 				}
-				kill(run.pid, (int)si.ssi_signo);
+				kill(run->pid, (int)si.ssi_signo);
 			}
 			for (;;) {
 				int st;
 				pid_t w = waitpid(-1, &st, WNOHANG);
 				if (w <= 0)
 					break;
-				if (w == run.pid) {
+				if (w == run->pid) {
 					status = st;
 					exited = true;
 				}
 			}
 		}
 		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			if (!pump(m, run.out, COVE_LOG_STDOUT,
+			if (!pump(m, run->out, COVE_LOG_STDOUT,
 				  m->attached ? 1 : -1)) {
-				close(run.out);
-				run.out = -1;
+				close(run->out);
+				run->out = -1;
 			}
 		}
 		if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
-			if (!pump(m, run.errp, COVE_LOG_STDERR,
+			if (!pump(m, run->errp, COVE_LOG_STDERR,
 				  m->attached ? 2 : -1)) {
-				close(run.errp);
-				run.errp = -1;
+				close(run->errp);
+				run->errp = -1;
 			}
 		}
 		if (p[3].revents & (POLLIN | POLLHUP | POLLERR)) {
 			char buf[4096];
 			ssize_t k = read(0, buf, sizeof(buf));
-			int to = m->tty ? run.out : run.in;
+			int to = m->tty ? run->out : run->in;
 			if (k <= 0) {
 				stdin_done = true;
-				if (run.in >= 0) {
-					close(run.in);
-					run.in = -1;
+				if (run->in >= 0) {
+					close(run->in);
+					run->in = -1;
 				}
 			} else if (to >= 0) {
 				(void)cove_write_all(to, buf, (size_t)k);
@@ -461,61 +483,145 @@ static int run_once(struct monitor *m, int sfd, int *ret_code,
 		for (size_t i = nc; i-- > 0;) {
 			char buf[4096];
 			ssize_t k;
-			int to = m->tty ? run.out : run.in;
+			int to = m->tty ? run->out : run->in;
 			if (!(p[5 + i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			k = read(m->clients[i], buf, sizeof(buf));
-			if (k <= 0)
+			if (k < 0 && errno != EAGAIN && errno != EINTR)
 				attach_drop(m, i);
-			else if (to >= 0)
+			else if (k == 0)
+				m->input_done[i] = true;
+			else if (k > 0 && to >= 0)
 				(void)cove_write_all(to, buf, (size_t)k);
 		}
 		if ((p[4].revents & POLLIN) &&
 		    m->n_clients < COVE_ATTACH_MAX_CLIENTS) {
 			int cfd = accept4(m->listen_fd, NULL, NULL,
 					  SOCK_CLOEXEC | SOCK_NONBLOCK);
-			if (cfd >= 0)
+			if (cfd >= 0) {
+				m->input_done[m->n_clients] = false;
 				m->clients[m->n_clients++] = cfd;
+			}
 		}
 	}
 	if (raw)
 		tcsetattr(0, TCSANOW, &saved_tio);
-	if (run.out >= 0)
-		close(run.out);
-	if (run.errp >= 0)
-		close(run.errp);
-	if (run.in >= 0)
-		close(run.in);
-	if (!exited) {
-		waitpid(run.pid, &status, 0);
-	}
-	*ret_code = exit_code_of(status);
-	m->c->oom_killed = oom_count(m) > oom_before;
+	run_close(run);
+	if (!exited)
+		waitpid(run->pid, &status, 0);
+	return status;
+}
+
+/* After the init's exit: record it and clean up; the exit code. */
+static int finish_once(struct monitor *m, int status)
+{
+	int code = exit_code_of(status);
+
+	m->c->oom_killed = oom_count(m) > m->oom_before;
 	cove_engine_release_runtime(m->e, m->c);
 	cove_engine_net_teardown(m->e, m->c);
-	m->c->exit_code = *ret_code;
+	m->c->exit_code = code;
 	m->c->finished_at = cove_now_ns();
 	m->c->pid = 0;
 	m->c->pid_start = 0;
 	free(m->c->state);
 	m->c->state = strdup("exited");
 	(void)db_update(m, COVE_CTR_STATE | COVE_CTR_PID | COVE_CTR_EXIT);
-	return 0;
-fail:
-	cove_engine_release_runtime(m->e, m->c);
-	cove_engine_net_teardown(m->e, m->c);
-	return r;
+	return code;
+}
+
+/*
+ * Detached: become cove-monitor (src/cli/monitor/) while the container
+ * runs.  Returns only when that cannot be done; the caller then watches the
+ * container itself.
+ */
+static void exec_small_monitor(struct monitor *m, struct run *run)
+{
+	const char *small = cove_engine_helper_path("cove-monitor");
+	char exe[4096], a[12][32], health_ns[32];
+	char *argv[40];
+	int fds[4] = {run->out, run->errp, run->in, m->listen_fd};
+	ssize_t n;
+	size_t k = 0;
+
+	if (!small || getenv("COVE_NO_SMALL_MONITOR"))
+		return;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	snprintf(a[0], sizeof(a[0]), "%d", run->pid);
+	snprintf(a[1], sizeof(a[1]), "%d", run->out);
+	snprintf(a[2], sizeof(a[2]), "%d", run->errp);
+	snprintf(a[3], sizeof(a[3]), "%d", run->in);
+	snprintf(a[4], sizeof(a[4]), "%d", m->tty ? 1 : 0);
+	snprintf(a[5], sizeof(a[5]), "%d", m->listen_fd);
+	snprintf(a[6], sizeof(a[6]), "%llu",
+		 (unsigned long long)m->log_max_size);
+	snprintf(a[7], sizeof(a[7]), "%u", m->log_max_files);
+	snprintf(health_ns, sizeof(health_ns), "%lld",
+		 (long long)cove_engine_health_interval(m->c));
+	snprintf(a[8], sizeof(a[8]), "%llu", (unsigned long long)m->oom_before);
+	snprintf(a[9], sizeof(a[9]), "%u", m->delay_ms);
+
+	argv[k++] = (char *)small;
+	for (int i = 0; i < 6; i++)
+		argv[k++] = a[i];
+	argv[k++] = m->log_path;
+	argv[k++] = a[6];
+	argv[k++] = a[7];
+	argv[k++] = health_ns;
+	argv[k++] = (char *)"--";
+	/* RESUME_ARGV: cove __monitor-resume ID OOM DELAY STATUS */
+	argv[k++] = exe;
+	argv[k++] = (char *)"--root";
+	argv[k++] = m->e->root;
+	argv[k++] = (char *)"--runroot";
+	argv[k++] = m->e->runroot;
+	argv[k++] = (char *)"--storage-driver";
+	argv[k++] = (char *)m->e->storage_driver;
+	argv[k++] = (char *)"__monitor-resume";
+	argv[k++] = m->c->id;
+	argv[k++] = a[8];
+	argv[k++] = a[9];
+	argv[k++] = (char *)"STATUS";
+	argv[k++] = (char *)"--";
+	/* HEALTH_ARGV */
+	argv[k++] = exe;
+	argv[k++] = (char *)"--root";
+	argv[k++] = m->e->root;
+	argv[k++] = (char *)"--runroot";
+	argv[k++] = m->e->runroot;
+	argv[k++] = (char *)"--storage-driver";
+	argv[k++] = (char *)m->e->storage_driver;
+	argv[k++] = (char *)"healthcheck";
+	argv[k++] = (char *)"run";
+	argv[k++] = m->c->id;
+	argv[k] = NULL;
+
+	/* what the small monitor takes over must survive the exec */
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		if (fds[i] >= 0)
+			fcntl(fds[i], F_SETFD, 0);
+	cove_logfile_close(m->log);
+	m->log = NULL;
+	cove_engine_before_fork(m->e);
+	execv(small, argv);
+	/* could not: carry on here */
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		if (fds[i] >= 0)
+			fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+	(void)cove_logfile_open(m->log_path, m->log_max_size, m->log_max_files,
+				&m->log, NULL);
 }
 
 static bool should_restart(struct monitor *m, int code)
 {
-	const char *policy = hstr(m->c, "RestartPolicy") ? NULL : NULL;
 	const json_t *rp = json_object_get(
 	    json_object_get(m->c->config, "HostConfig"), "RestartPolicy");
+	const char *policy = json_string_value(json_object_get(rp, "Name"));
 	int64_t max = hint(m->c, "RestartPolicy", "MaximumRetryCount");
 
-	(void)policy;
-	policy = json_string_value(json_object_get(rp, "Name"));
 	db_reload(m);
 	if (m->c->stop_requested || !policy)
 		return false;
@@ -526,95 +632,154 @@ static bool should_restart(struct monitor *m, int code)
 	return false;
 }
 
+static const int handled_signals[] = {SIGCHLD, SIGINT,	SIGTERM, SIGHUP,
+				      SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+static int monitor_init(struct monitor *m, struct cove_engine *e,
+			struct cove_ctr *c, bool attached, int notify_fd,
+			struct cove_error *err)
+{
+	const json_t *lc = json_object_get(
+	    json_object_get(c->config, "HostConfig"), "LogConfig");
+	sigset_t mask;
+	int r;
+
+	*m = (struct monitor){.e = e,
+			      .c = c,
+			      .attached = attached,
+			      .notify_fd = notify_fd,
+			      .listen_fd = -1,
+			      .sfd = -1,
+			      .delay_ms = 100};
+	m->tty = json_is_true(json_object_get(c->config, "Tty"));
+	m->stdin_open = json_is_true(json_object_get(c->config, "OpenStdin"));
+	m->log_max_size =
+	    (uint64_t)json_integer_value(json_object_get(lc, "MaxSize"));
+	m->log_max_files =
+	    (unsigned)json_integer_value(json_object_get(lc, "MaxFile"));
+	m->dir = cove_engine_ctr_dir(e, c->id);
+	m->log_path = cove_strdup_printf("%s/ctr.log", m->dir ? m->dir : "");
+	if (!m->dir || !m->log_path)
+		return -ENOMEM;
+	r = cove_logfile_open(m->log_path, m->log_max_size, m->log_max_files,
+			      &m->log, err);
+	if (r < 0)
+		return r;
+	if (!attached)
+		(void)cove_attach_listen(e->runroot, c->id, &m->listen_fd,
+					 NULL);
+	sigemptyset(&mask);
+	for (size_t i = 0; i < ARRAY_SIZE(handled_signals); i++)
+		sigaddset(&mask, handled_signals[i]);
+	sigprocmask(SIG_BLOCK, &mask, &m->old_mask);
+	m->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	/* grandchildren of a two-stage create are reparented to us */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	return 0;
+}
+
+static void monitor_release(struct monitor *m)
+{
+	cove_logfile_close(m->log);
+	while (m->n_clients)
+		attach_drop(m, 0);
+	if (m->listen_fd >= 0) {
+		close(m->listen_fd);
+		cove_attach_unlink(m->e->runroot, m->c->id);
+	}
+	if (m->sfd >= 0)
+		close(m->sfd);
+	sigprocmask(SIG_SETMASK, &m->old_mask, NULL);
+	free(m->dir);
+	free(m->log_path);
+}
+
+/*
+ * The restart loop.  @resumed: the container has run and exited with
+ * @status under cove-monitor; record that first.
+ */
+static int supervise(struct monitor *m, bool resumed, int status,
+		     struct cove_error *err)
+{
+	bool first = !resumed, have_code = resumed;
+	int code = resumed ? finish_once(m, status) : 0, r = 0;
+
+	for (;;) {
+		if (!have_code) {
+			struct run run = {
+			    .pid = 0, .out = -1, .errp = -1, .in = -1};
+			r = start_once(m, &run, err);
+			if (r < 0 && first) {
+				notify(m, r, err);
+				free(m->c->state);
+				m->c->state = strdup("exited");
+				(void)db_update(m, COVE_CTR_STATE);
+				break;
+			}
+			if (r < 0) {
+				code =
+				    125; /* a failed restart is a failed run */
+			} else {
+				if (!m->attached)
+					exec_small_monitor(m, &run);
+				code = finish_once(m, watch(m, &run));
+			}
+		}
+		have_code = false;
+		first = false;
+		if (!should_restart(m, code))
+			break;
+		free(m->c->state);
+		m->c->state = strdup("restarting");
+		(void)db_update(m, COVE_CTR_STATE);
+		usleep(m->delay_ms * 1000);
+		if (m->delay_ms < 10000)
+			m->delay_ms *= 2;
+		db_reload(m);
+		if (m->c->stop_requested) {
+			free(m->c->state);
+			m->c->state = strdup("exited");
+			(void)db_update(m, COVE_CTR_STATE);
+			break;
+		}
+		m->c->restart_count++;
+	}
+	monitor_release(m);
+	if (r >= 0 &&
+	    json_is_true(json_object_get(
+		json_object_get(m->c->config, "HostConfig"), "AutoRemove"))) {
+		struct cove_error rerr = {0};
+		(void)cove_engine_remove(m->e, m->c, true, true, &rerr);
+	}
+	return r < 0 ? r : code;
+}
+
 int cove_monitor_run(struct cove_engine *e, struct cove_ctr *c, bool attached,
 		     int notify_fd, struct cove_error *err)
 {
-	static const int handled[] = {SIGCHLD, SIGINT,	SIGTERM, SIGHUP,
-				      SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
-	const json_t *lc = json_object_get(
-	    json_object_get(c->config, "HostConfig"), "LogConfig");
-	struct monitor m = {
-	    .e = e, .c = c, .attached = attached, .notify_fd = notify_fd};
-	_cleanup_free_ char *log_path = NULL;
-	sigset_t mask, old;
-	int sfd, code = 0, r = 0;
-	unsigned delay_ms = 100;
-	bool first = true;
+	struct monitor m;
+	int r = monitor_init(&m, e, c, attached, notify_fd, err);
 
-	m.tty = json_is_true(json_object_get(c->config, "Tty"));
-	m.stdin_open = json_is_true(json_object_get(c->config, "OpenStdin"));
-	m.dir = cove_engine_ctr_dir(e, c->id);
-	log_path = cove_strdup_printf("%s/ctr.log", m.dir ? m.dir : "");
-	if (!m.dir || !log_path)
-		return -ENOMEM;
-	r = cove_logfile_open(
-	    log_path,
-	    (uint64_t)json_integer_value(json_object_get(lc, "MaxSize")),
-	    (unsigned)json_integer_value(json_object_get(lc, "MaxFile")),
-	    &m.log, err);
 	if (r < 0) {
 		notify(&m, r, err);
-		free(m.dir);
+		monitor_release(&m);
 		return r;
 	}
+	return supervise(&m, false, 0, err);
+}
 
-	if (!attached)
-		(void)cove_attach_listen(e->runroot, c->id, &m.listen_fd, err);
-	sigemptyset(&mask);
-	for (size_t i = 0; i < ARRAY_SIZE(handled); i++)
-		sigaddset(&mask, handled[i]);
-	sigprocmask(SIG_BLOCK, &mask, &old);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	/* grandchildren of a two-stage create are reparented to us */
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+int cove_monitor_resume(struct cove_engine *e, struct cove_ctr *c, int status,
+			uint64_t oom_before, unsigned delay_ms,
+			struct cove_error *err)
+{
+	struct monitor m;
+	int r = monitor_init(&m, e, c, false, -1, err);
 
-	for (;;) {
-		r = run_once(&m, sfd, &code, err);
-		if (r < 0) {
-			if (first) {
-				notify(&m, r, err);
-				free(c->state);
-				c->state = strdup("exited");
-				(void)db_update(&m, COVE_CTR_STATE);
-				break;
-			}
-			/* a restart that failed: counts as a failed run */
-			code = 125;
-		}
-		first = false;
-		if (!should_restart(&m, code))
-			break;
-		free(c->state);
-		c->state = strdup("restarting");
-		(void)db_update(&m, COVE_CTR_STATE);
-		usleep(delay_ms * 1000);
-		if (delay_ms < 10000)
-			delay_ms *= 2;
-		db_reload(&m);
-		if (c->stop_requested) {
-			free(c->state);
-			c->state = strdup("exited");
-			(void)db_update(&m, COVE_CTR_STATE);
-			break;
-		}
-		c->restart_count++;
+	if (r < 0) {
+		monitor_release(&m);
+		return r;
 	}
-	cove_logfile_close(m.log);
-	while (m.n_clients)
-		attach_drop(&m, 0);
-	if (m.listen_fd >= 0) {
-		close(m.listen_fd);
-		cove_attach_unlink(e->runroot, c->id);
-	}
-	if (sfd >= 0)
-		close(sfd);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	free(m.dir);
-	if (r >= 0 &&
-	    json_is_true(json_object_get(
-		json_object_get(c->config, "HostConfig"), "AutoRemove"))) {
-		struct cove_error rerr = {0};
-		(void)cove_engine_remove(e, c, true, true, &rerr);
-	}
-	return r < 0 ? r : code;
+	m.oom_before = oom_before;
+	m.delay_ms = delay_ms ? delay_ms : 100;
+	return supervise(&m, true, status, err);
 }

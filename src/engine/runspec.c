@@ -720,7 +720,7 @@ int cove_engine_build_spec(struct cove_engine *e, const char *id,
 		/* a reaper as pid 1: cove-init bound at /dev/init, as podman
 		 * binds catatonit */
 		json_t *args = json_object_get(proc, "args");
-		const char *init = cove_engine_init_path();
+		const char *init = cove_engine_helper_path("cove-init");
 		const char *opts[] = {"bind", "ro", "nosuid", "nodev", NULL};
 		if (!init)
 			return cove_error_set(err, ENOENT,

@@ -84,6 +84,7 @@ int cmd_container_prune(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_healthcheck(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_cp(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_attach(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_monitor_resume(struct cove_ctx *ctx, int argc, char **argv);
 
 /* exec.c, stats.c */
 int cmd_exec(struct cove_ctx *ctx, int argc, char **argv);
