@@ -226,7 +226,7 @@ static void run_close(struct run *run)
  */
 static int create(struct monitor *m, struct run *run, struct cove_error *err)
 {
-	_cleanup_free_ char *bundle = NULL;
+	_cleanup_free_ char *bundle = NULL, *seccomp_cache = NULL;
 	int saved[3] = {-1, -1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1},
 	    in[2] = {-1, -1}, devnull = -1;
 	struct cove_create_opts o = {0};
@@ -241,6 +241,9 @@ static int create(struct monitor *m, struct run *run, struct cove_error *err)
 	o.foreground = true;
 	o.cgroup_manager = m->e->rootless ? COVE_CGROUP_MANAGER_DISABLED
 					  : COVE_CGROUP_MANAGER_CGROUPFS;
+	/* compiled seccomp programs; NULL (no memory) only means no cache */
+	seccomp_cache = cove_strdup_printf("%s/seccomp-cache", m->e->root);
+	o.seccomp_cache_dir = seccomp_cache;
 
 	if (m->tty) {
 		/* the runtime makes the pty and hands us the master */

@@ -391,8 +391,9 @@ static int validate(struct create_ctx *c, struct cove_error *err)
 	if (r < 0)
 		return r;
 	if (spec->seccomp) {
-		r = cove_seccomp_compile(spec->seccomp, "linux.seccomp",
-					 &c->args.seccomp, err);
+		r = cove_seccomp_compile_cached(spec->seccomp, "linux.seccomp",
+						c->o->seccomp_cache_dir,
+						&c->args.seccomp, err);
 		if (r < 0)
 			return r;
 	}

@@ -35,6 +35,11 @@ struct cove_create_opts {
 	 * *ret_pty (else -1).
 	 */
 	bool foreground;
+	/*
+	 * A directory caching compiled seccomp programs (see
+	 * cove_seccomp_compile_cached()); NULL: compile every time.
+	 */
+	const char *seccomp_cache_dir;
 };
 
 /* Create: everything set up, the user process blocked until start. */
@@ -71,7 +76,8 @@ struct cove_exec_opts {
 	const char *pid_file;
 	int preserve_fds;
 	bool detach;
-	bool foreground_pty; /* return the pty master (see create) */
+	bool foreground_pty;	       /* return the pty master (see create) */
+	const char *seccomp_cache_dir; /* as in cove_create_opts */
 };
 
 /*

@@ -209,8 +209,9 @@ int cove_container_exec(const struct cove_exec_opts *o, pid_t *ret_pid,
 		    s->config ? json_object_get(s->config, "linux") : NULL;
 		json_t *sc = lx ? json_object_get(lx, "seccomp") : NULL;
 		if (json_is_object(sc)) {
-			r = cove_seccomp_compile(sc, "linux.seccomp",
-						 &c.seccomp, err);
+			r = cove_seccomp_compile_cached(sc, "linux.seccomp",
+							o->seccomp_cache_dir,
+							&c.seccomp, err);
 			if (r < 0)
 				goto out;
 		}

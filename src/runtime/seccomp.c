@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "runtime/seccomp-cache.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -42,6 +43,7 @@
 #define SECCOMP_MAX_ARGS 6
 
 struct cove_seccomp {
+	/* NULL when the program came from the cache: nothing to compile. */
 	scmp_filter_ctx ctx;
 	/* The program, exported at compile time: loading is one syscall. */
 	struct sock_filter *prog;
@@ -49,6 +51,7 @@ struct cove_seccomp {
 	/* SECCOMP_FILTER_FLAG_* from linux.seccomp.flags */
 	unsigned long flags;
 	bool notify;
+	bool from_cache;
 	char *listener_path;
 	char *listener_metadata;
 };
@@ -264,6 +267,8 @@ static int parse_arches(struct cove_seccomp *s, const json_t *seccomp,
 			    "invalid '%s.architectures[%zu]': unknown "
 			    "architecture '%s'",
 			    path, i, name);
+		if (!s->ctx)
+			continue;
 		r = seccomp_arch_add(s->ctx, token);
 		if (r < 0 && r != -EEXIST)
 			return cove_error_setx(
@@ -451,6 +456,8 @@ static int parse_syscall(struct cove_seccomp *s, const json_t *entry,
 		return 0;
 	if (notify)
 		s->notify = true;
+	if (!s->ctx)
+		return 0;
 
 	json_array_foreach(names, i, e)
 	{
@@ -530,10 +537,41 @@ static int export_program(struct cove_seccomp *s, const char *path,
 	return 0;
 }
 
+static void cache_releasep(struct cove_seccomp_cache *c)
+{
+	cove_seccomp_cache_release(c);
+}
+
+/*
+ * With a cache hit s->prog is set and s->ctx stays NULL: the parse that
+ * follows only validates (and finds notify and the listener), libseccomp
+ * compiles nothing.  A miss of any kind leaves the cache open in @c (if
+ * usable) for the freshly compiled program.
+ */
+static void cache_lookup(struct cove_seccomp *s, struct cove_seccomp_cache *c,
+			 const char *cache_dir, json_t *seccomp)
+{
+	if (cove_seccomp_cache_open(c, cache_dir, seccomp) < 0)
+		return;
+	if (cove_seccomp_cache_load(c, &s->prog, &s->prog_len) == 0)
+		s->from_cache = true;
+}
+
 int cove_seccomp_compile(json_t *seccomp, const char *path,
 			 struct cove_seccomp **ret, struct cove_error *err)
 {
+	return cove_seccomp_compile_cached(seccomp, path, NULL, ret, err);
+}
+
+int cove_seccomp_compile_cached(json_t *seccomp, const char *path,
+				const char *cache_dir,
+				struct cove_seccomp **ret,
+				struct cove_error *err)
+{
 	_cleanup_seccomp_ struct cove_seccomp *s = NULL;
+	_cleanup_(cache_releasep) struct cove_seccomp_cache cache = {
+	    .dirfd = -1,
+	};
 	const char *listener_path = NULL, *listener_metadata = NULL;
 	json_t *syscalls = NULL, *e;
 	uint32_t default_action = 0;
@@ -568,17 +606,22 @@ int cove_seccomp_compile(json_t *seccomp, const char *path,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->ctx = seccomp_init(default_action);
-	if (!s->ctx)
-		return cove_error_set(
-		    err, EINVAL,
-		    "invalid '%s.defaultAction': libseccomp "
-		    "refused it (not supported by the kernel?)",
-		    path);
-	/* The runtime sets no_new_privs itself (process.noNewPrivileges). */
-	r = seccomp_attr_set(s->ctx, SCMP_FLTATR_CTL_NNP, 0);
-	if (r < 0)
-		return cove_error_setx(err, r, "cannot configure '%s'", path);
+	if (cache_dir)
+		cache_lookup(s, &cache, cache_dir, seccomp);
+	if (!s->from_cache) {
+		s->ctx = seccomp_init(default_action);
+		if (!s->ctx)
+			return cove_error_set(
+			    err, EINVAL,
+			    "invalid '%s.defaultAction': libseccomp "
+			    "refused it (not supported by the kernel?)",
+			    path);
+		/* The runtime sets no_new_privs itself (noNewPrivileges). */
+		r = seccomp_attr_set(s->ctx, SCMP_FLTATR_CTL_NNP, 0);
+		if (r < 0)
+			return cove_error_setx(err, r, "cannot configure '%s'",
+					       path);
+	}
 
 	r = parse_arches(s, seccomp, path, err);
 	if (r < 0)
@@ -632,11 +675,32 @@ int cove_seccomp_compile(json_t *seccomp, const char *path,
 			return -ENOMEM;
 	}
 
-	r = export_program(s, path, err);
-	if (r < 0)
-		return r;
+	if (s->ctx) {
+		r = export_program(s, path, err);
+		if (r < 0)
+			return r;
+		/* Best effort: a failed write only costs the next compile. */
+		if (cache.dirfd >= 0)
+			(void)cove_seccomp_cache_store(&cache, s->prog,
+						       s->prog_len);
+		/* The context is only needed to compile. */
+		seccomp_release(s->ctx);
+		s->ctx = NULL;
+	}
 	*ret = TAKE_PTR(s);
 	return 0;
+}
+
+bool cove_seccomp_from_cache(const struct cove_seccomp *s)
+{
+	return s && s->from_cache;
+}
+
+const struct sock_filter *cove_seccomp_program(const struct cove_seccomp *s,
+					       size_t *ret_len)
+{
+	*ret_len = s ? s->prog_len : 0;
+	return s ? s->prog : NULL;
 }
 
 bool cove_seccomp_uses_notify(const struct cove_seccomp *s)

@@ -11,6 +11,7 @@
 #include "util/error.h"
 
 struct cove_seccomp;
+struct sock_filter;
 
 /*
  * Validate linux.seccomp (@path: "linux.seccomp") and build the filter:
@@ -21,6 +22,32 @@ struct cove_seccomp;
  */
 int cove_seccomp_compile(json_t *seccomp, const char *path,
 			 struct cove_seccomp **ret, struct cove_error *err);
+
+/*
+ * As cove_seccomp_compile(), with an on-disk cache of compiled programs in
+ * @cache_dir (NULL: no cache).  The directory is created 0700 if missing
+ * and used only when owned by root or the effective uid and writable by no
+ * one else (see the trust model in seccomp-cache.c).  On a hit the profile
+ * is still validated (same errors as without the cache) but libseccomp
+ * compiles nothing; on a miss the program is compiled and written to the
+ * cache.  Cache problems (untrusted directory, corrupt or mismatching
+ * file, write errors) never fail the call: the profile is compiled as
+ * without a cache.
+ */
+int cove_seccomp_compile_cached(json_t *seccomp, const char *path,
+				const char *cache_dir,
+				struct cove_seccomp **ret,
+				struct cove_error *err);
+
+/* True when the program of @s was loaded from the cache. */
+bool cove_seccomp_from_cache(const struct cove_seccomp *s);
+
+/*
+ * The BPF program of @s (*ret_len instructions), owned by @s: what
+ * cove_seccomp_load() hands the kernel.
+ */
+const struct sock_filter *cove_seccomp_program(const struct cove_seccomp *s,
+					       size_t *ret_len);
 
 /* True when some rule uses SCMP_ACT_NOTIFY (a listener fd will exist). */
 bool cove_seccomp_uses_notify(const struct cove_seccomp *s);

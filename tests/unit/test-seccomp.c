@@ -18,11 +18,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <dirent.h>
+#include <linux/filter.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "image/bundle.h"
+#include "runtime/seccomp-cache.h"
 #include "runtime/seccomp.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 #define PATH "linux.seccomp"
 
@@ -369,25 +374,27 @@ static int child_errno_rules(void *arg)
 	return 0;
 }
 
+/* ERRNO rules, one with repeated arg comparisons (child_errno_rules). */
+static const char errno_profile[] =
+    "{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+    " \"flags\":[\"SECCOMP_FILTER_FLAG_LOG\"],"
+    " \"syscalls\":["
+    "  {\"names\":[\"getcwd\"],\"action\":\"SCMP_ACT_ERRNO\","
+    "   \"errnoRet\":42},"
+    "  {\"names\":[\"mkdir\",\"mkdirat\",\"not_a_syscall\"],"
+    "   \"action\":\"SCMP_ACT_ERRNO\"},"
+    "  {\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ERRNO\","
+    "   \"errnoRet\":18,"
+    "   \"args\":[{\"index\":0,\"value\":8,\"op\":\"SCMP_CMP_EQ\"},"
+    "    {\"index\":0,\"value\":134217736,\"op\":\"SCMP_CMP_EQ\"}]},"
+    "  {\"names\":[\"getpid\"],\"action\":\"SCMP_ACT_ALLOW\"}"
+    " ]}";
+
 static void test_load_errno_rules(void **state)
 {
 	_cleanup_seccomp_ struct cove_seccomp *s = NULL;
 	struct cove_error err = {0};
-	int r = compile(
-	    "{\"defaultAction\":\"SCMP_ACT_ALLOW\","
-	    " \"flags\":[\"SECCOMP_FILTER_FLAG_LOG\"],"
-	    " \"syscalls\":["
-	    "  {\"names\":[\"getcwd\"],\"action\":\"SCMP_ACT_ERRNO\","
-	    "   \"errnoRet\":42},"
-	    "  {\"names\":[\"mkdir\",\"mkdirat\",\"not_a_syscall\"],"
-	    "   \"action\":\"SCMP_ACT_ERRNO\"},"
-	    "  {\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ERRNO\","
-	    "   \"errnoRet\":18,"
-	    "   \"args\":[{\"index\":0,\"value\":8,\"op\":\"SCMP_CMP_EQ\"},"
-	    "    {\"index\":0,\"value\":134217736,\"op\":\"SCMP_CMP_EQ\"}]},"
-	    "  {\"names\":[\"getpid\"],\"action\":\"SCMP_ACT_ALLOW\"}"
-	    " ]}",
-	    &s, &err);
+	int r = compile(errno_profile, &s, &err);
 
 	if (r < 0)
 		fail_msg("compile failed: %s", err.msg);
@@ -639,8 +646,12 @@ static int child_notify(void *arg)
 	return 0;
 }
 
-/* End to end: the child's mkdir waits for the agent (this process). */
-static void test_notify_end_to_end(void **state)
+/*
+ * End to end: the child's mkdir waits for the agent (this process).  With
+ * @cache_dir, the filter is compiled into the cache first and the one
+ * tested comes from it.
+ */
+static void notify_end_to_end(const char *cache_dir)
 {
 	_cleanup_seccomp_ struct cove_seccomp *s = NULL;
 	_cleanup_json_ json_t *got = NULL;
@@ -657,9 +668,27 @@ static void test_notify_end_to_end(void **state)
 		 "\"%s\",\"syscalls\":[{\"names\":[\"mkdir\",\"mkdirat\"],"
 		 "\"action\":\"SCMP_ACT_NOTIFY\"}]}",
 		 path);
-	r = compile(cfg, &s, &err);
-	if (r < 0)
-		fail_msg("compile failed: %s", err.msg);
+	if (cache_dir) {
+		_cleanup_json_ json_t *j = parse(cfg);
+		struct cove_seccomp *first = NULL;
+
+		r = cove_seccomp_compile_cached(j, PATH, cache_dir, &first,
+						&err);
+		if (r < 0)
+			fail_msg("compile failed: %s", err.msg);
+		assert_false(cove_seccomp_from_cache(first));
+		cove_seccomp_free(first);
+		r = cove_seccomp_compile_cached(j, PATH, cache_dir, &s, &err);
+		if (r < 0)
+			fail_msg("compile failed: %s", err.msg);
+		assert_true(cove_seccomp_from_cache(s));
+		assert_true(cove_seccomp_uses_notify(s));
+		assert_string_equal(cove_seccomp_listener_path(s), path);
+	} else {
+		r = compile(cfg, &s, &err);
+		if (r < 0)
+			fail_msg("compile failed: %s", err.msg);
+	}
 
 	pid = fork();
 	assert_true(pid >= 0);
@@ -687,6 +716,489 @@ static void test_notify_end_to_end(void **state)
 	close(listen_fd);
 	unlink(path);
 	rmdir(dir);
+}
+
+static void test_notify_end_to_end(void **state)
+{
+	notify_end_to_end(NULL);
+}
+
+/*
+ * The compiled-program cache (cove_seccomp_compile_cached()).  Each test
+ * has its own directory; the cache directory inside it is created by the
+ * first compile.
+ */
+struct cache_env {
+	char top[64];
+	char dir[96]; /* <top>/cache */
+};
+
+static void cache_env_init(struct cache_env *c)
+{
+	snprintf(c->top, sizeof(c->top), "/tmp/cove-test-seccache-XXXXXX");
+	assert_non_null(mkdtemp(c->top));
+	snprintf(c->dir, sizeof(c->dir), "%s/cache", c->top);
+}
+
+static void cache_env_cleanup(struct cache_env *c)
+{
+	assert_int_equal(cove_rm_rf(c->top), 0);
+}
+
+/* Compile @j with the cache in @dir; an error fails the test. */
+static struct cove_seccomp *compile_cached(json_t *j, const char *dir)
+{
+	struct cove_seccomp *s = NULL;
+	struct cove_error err = {0};
+
+	if (cove_seccomp_compile_cached(j, PATH, dir, &s, &err) < 0)
+		fail_msg("compile failed: %s", err.msg);
+	assert_non_null(s);
+	return s;
+}
+
+static struct cove_seccomp *compile_fresh(json_t *j)
+{
+	return compile_cached(j, NULL);
+}
+
+static void assert_same_program(const struct cove_seccomp *a,
+				const struct cove_seccomp *b)
+{
+	size_t na = 0, nb = 0;
+	const struct sock_filter *pa = cove_seccomp_program(a, &na);
+	const struct sock_filter *pb = cove_seccomp_program(b, &nb);
+
+	assert_true(na > 0);
+	assert_int_equal(na, nb);
+	assert_memory_equal(pa, pb, na * sizeof(*pa));
+}
+
+/* Entries of @dir but . and ..; the last one's path in @buf. */
+static int dir_entries(const char *dir, char *buf, size_t size)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		n++;
+		if (buf)
+			snprintf(buf, size, "%s/%s", dir, de->d_name);
+	}
+	return n;
+}
+
+/* The path of the only file in @dir, a "<16 hex digits>.bpf". */
+static void cache_file(const char *dir, char *buf, size_t size)
+{
+	const char *base;
+
+	assert_int_equal(dir_entries(dir, buf, size), 1);
+	base = strrchr(buf, '/') + 1;
+	assert_int_equal(strlen(base), 20);
+	assert_string_equal(base + 16, ".bpf");
+	assert_int_equal(strspn(base, "0123456789abcdef"), 16);
+}
+
+static void read_whole(const char *path, char **ret, size_t *ret_len)
+{
+	assert_int_equal(cove_read_file(path, 1 << 24, ret, ret_len), 0);
+}
+
+static void write_whole(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+/*
+ * Compile @j without a cache, then twice with one: the first writes the
+ * file (0600, in a directory created 0700), the second loads it.  All
+ * three programs are the same.  Returns the one from the cache.
+ */
+static struct cove_seccomp *check_cached_equals_fresh(json_t *j,
+						      const char *dir)
+{
+	_cleanup_seccomp_ struct cove_seccomp *fresh = NULL, *miss = NULL;
+	struct cove_seccomp *hit;
+	char file[256];
+	struct stat st;
+
+	fresh = compile_fresh(j);
+	assert_false(cove_seccomp_from_cache(fresh));
+	miss = compile_cached(j, dir);
+	assert_false(cove_seccomp_from_cache(miss));
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	cache_file(dir, file, sizeof(file));
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	hit = compile_cached(j, dir);
+	assert_true(cove_seccomp_from_cache(hit));
+	assert_same_program(fresh, miss);
+	assert_same_program(fresh, hit);
+	assert_int_equal(cove_seccomp_uses_notify(hit),
+			 cove_seccomp_uses_notify(fresh));
+	return hit;
+}
+
+static void test_cache_default_profile(void **state)
+{
+	_cleanup_json_ json_t *j = cove_bundle_default_seccomp(
+	    (char *const *)cove_bundle_default_caps);
+	_cleanup_seccomp_ struct cove_seccomp *hit = NULL;
+	struct cache_env env;
+	size_t n = 0;
+
+	assert_non_null(j);
+	cache_env_init(&env);
+	hit = check_cached_equals_fresh(j, env.dir);
+	/* the ~350-syscall allowlist: hundreds of instructions */
+	cove_seccomp_program(hit, &n);
+	assert_true(n > 200);
+	cache_env_cleanup(&env);
+}
+
+static void test_cache_args_profile(void **state)
+{
+	_cleanup_json_ json_t *j = parse(errno_profile);
+	_cleanup_json_ json_t *j2 = parse(
+	    "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":1,"
+	    " \"architectures\":[\"SCMP_ARCH_X86_64\",\"SCMP_ARCH_X86\","
+	    "   \"SCMP_ARCH_X32\"],"
+	    " \"syscalls\":["
+	    "  {\"names\":[\"read\",\"write\",\"exit_group\"],"
+	    "   \"action\":\"SCMP_ACT_ALLOW\"},"
+	    "  {\"names\":[\"clone\"],\"action\":\"SCMP_ACT_ALLOW\","
+	    "   \"args\":[{\"index\":0,\"value\":2114060288,\"valueTwo\":0,"
+	    "    \"op\":\"SCMP_CMP_MASKED_EQ\"}]},"
+	    "  {\"names\":[\"socket\"],\"action\":\"SCMP_ACT_ALLOW\","
+	    "   \"args\":[{\"index\":0,\"value\":40,\"op\":\"SCMP_CMP_NE\"},"
+	    "    {\"index\":1,\"value\":3,\"op\":\"SCMP_CMP_LT\"},"
+	    "    {\"index\":2,\"value\":3,\"op\":\"SCMP_CMP_GE\"}]}"
+	    " ]}");
+	_cleanup_seccomp_ struct cove_seccomp *hit = NULL, *hit2 = NULL;
+	struct cache_env env, env2;
+
+	cache_env_init(&env);
+	hit = check_cached_equals_fresh(j, env.dir);
+	/* the program from the cache filters as the compiled one does */
+	assert_child_ok(run_child(child_errno_rules, hit));
+	cache_env_cleanup(&env);
+
+	cache_env_init(&env2);
+	hit2 = check_cached_equals_fresh(j2, env2.dir);
+	cache_env_cleanup(&env2);
+}
+
+/* The key is the canonical JSON: key order and spacing do not matter. */
+static void test_cache_canonical_key(void **state)
+{
+	_cleanup_json_ json_t *a =
+	    parse("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":"
+		  "[{\"names\":[\"getcwd\"],\"action\":\"SCMP_ACT_ERRNO\","
+		  "\"errnoRet\":42}]}");
+	_cleanup_json_ json_t *b =
+	    parse("{ \"syscalls\": [ {\"errnoRet\": 42, \"action\": "
+		  "\"SCMP_ACT_ERRNO\", \"names\": [\"getcwd\"]} ],\n"
+		  "  \"defaultAction\": \"SCMP_ACT_ALLOW\" }");
+	_cleanup_json_ json_t *c =
+	    parse("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":"
+		  "[{\"names\":[\"getcwd\"],\"action\":\"SCMP_ACT_ERRNO\","
+		  "\"errnoRet\":43}]}");
+	struct cove_seccomp *s;
+	struct cache_env env;
+
+	cache_env_init(&env);
+	s = compile_cached(a, env.dir);
+	assert_false(cove_seccomp_from_cache(s));
+	cove_seccomp_free(s);
+	s = compile_cached(b, env.dir);
+	assert_true(cove_seccomp_from_cache(s));
+	cove_seccomp_free(s);
+	assert_int_equal(dir_entries(env.dir, NULL, 0), 1);
+	s = compile_cached(c, env.dir);
+	assert_false(cove_seccomp_from_cache(s));
+	cove_seccomp_free(s);
+	assert_int_equal(dir_entries(env.dir, NULL, 0), 2);
+	cache_env_cleanup(&env);
+}
+
+/*
+ * A well-formed file under the profile's name whose key differs in the
+ * JSON (what a hash collision looks like) holding an allow-all program:
+ * never loaded, and replaced.
+ */
+static void test_cache_tampered_key(void **state)
+{
+	_cleanup_json_ json_t *j = parse(errno_profile);
+	_cleanup_seccomp_ struct cove_seccomp *fresh = NULL, *s = NULL;
+	_cleanup_free_ char *orig = NULL, *key = NULL, *forged = NULL,
+			    *now = NULL;
+	struct sock_filter allow[] = {
+	    BPF_STMT(BPF_RET | BPF_K, SCMP_ACT_ALLOW),
+	};
+	struct sock_filter *prog = NULL;
+	size_t orig_len, forged_len, now_len, n = 0;
+	uint32_t key_len;
+	char file[256], *at;
+	struct cache_env env;
+
+	cache_env_init(&env);
+	fresh = compile_fresh(j);
+	cove_seccomp_free(compile_cached(j, env.dir));
+	cache_file(env.dir, file, sizeof(file));
+	read_whole(file, &orig, &orig_len);
+
+	/* the key: a 32-byte header (key length at 12), then the key */
+	memcpy(&key_len, orig + 12, sizeof(key_len));
+	assert_true(32 + (size_t)key_len < orig_len);
+	key = malloc(key_len + 1);
+	assert_non_null(key);
+	memcpy(key, orig + 32, key_len);
+	key[key_len] = '\0';
+	assert_int_equal(
+	    cove_seccomp_cache_parse(orig, orig_len, key, key_len, &prog, &n),
+	    0);
+	free(prog);
+	at = strstr(key, "\"errnoRet\":42");
+	assert_non_null(at);
+	at[strlen("\"errnoRet\":4")] = '3';
+	assert_int_equal(cove_seccomp_cache_format(key, key_len, allow, 1,
+						   &forged, &forged_len),
+			 0);
+	/* consistent in itself: only the key comparison rejects it */
+	assert_int_equal(cove_seccomp_cache_parse(forged, forged_len, orig + 32,
+						  key_len, &prog, &n),
+			 -ESTALE);
+	write_whole(file, forged, forged_len);
+
+	s = compile_cached(j, env.dir);
+	assert_false(cove_seccomp_from_cache(s));
+	assert_same_program(fresh, s);
+	read_whole(file, &now, &now_len);
+	assert_int_equal(now_len, orig_len);
+	assert_memory_equal(now, orig, orig_len);
+	cache_env_cleanup(&env);
+}
+
+/* Short, corrupt or foreign files are ignored and replaced. */
+static void test_cache_corrupt_files(void **state)
+{
+	_cleanup_json_ json_t *j = parse(errno_profile);
+	_cleanup_seccomp_ struct cove_seccomp *fresh = NULL;
+	_cleanup_free_ char *orig = NULL;
+	size_t orig_len;
+	char file[256];
+	struct cache_env env;
+
+	cache_env_init(&env);
+	fresh = compile_fresh(j);
+	cove_seccomp_free(compile_cached(j, env.dir));
+	cache_file(env.dir, file, sizeof(file));
+	read_whole(file, &orig, &orig_len);
+
+	for (int k = 0; k < 12; k++) {
+		_cleanup_free_ char *bad = malloc(orig_len + 1), *now = NULL;
+		size_t len = orig_len, now_len;
+		uint32_t v;
+		struct cove_seccomp *s;
+
+		assert_non_null(bad);
+		memcpy(bad, orig, orig_len);
+		switch (k) {
+		case 0: /* empty */
+			len = 0;
+			break;
+		case 1: /* part of the header */
+			len = 10;
+			break;
+		case 2: /* one byte short of the header */
+			len = 31;
+			break;
+		case 3: /* the header alone */
+			len = 32;
+			break;
+		case 4: /* one instruction short */
+			len = orig_len - 8;
+			break;
+		case 5: /* one byte short */
+			len = orig_len - 1;
+			break;
+		case 6: /* a trailing byte */
+			bad[len++] = 0;
+			break;
+		case 7: /* a bit of the program */
+			bad[orig_len - 1] ^= 1;
+			break;
+		case 8: /* a bit of the key */
+			bad[40] ^= 1;
+			break;
+		case 9: /* the magic */
+			bad[0] = 'X';
+			break;
+		case 10: /* the format version */
+			v = 99;
+			memcpy(bad + 8, &v, sizeof(v));
+			break;
+		default: /* a program length that overruns the file */
+			memcpy(&v, bad + 16, sizeof(v));
+			v++;
+			memcpy(bad + 16, &v, sizeof(v));
+			break;
+		}
+		write_whole(file, bad, len);
+		s = compile_cached(j, env.dir);
+		if (cove_seccomp_from_cache(s))
+			fail_msg("corruption %d was loaded", k);
+		assert_same_program(fresh, s);
+		cove_seccomp_free(s);
+		read_whole(file, &now, &now_len);
+		assert_int_equal(now_len, orig_len);
+		assert_memory_equal(now, orig, orig_len);
+	}
+	/* and the replaced file is used again */
+	{
+		_cleanup_seccomp_ struct cove_seccomp *s =
+		    compile_cached(j, env.dir);
+		assert_true(cove_seccomp_from_cache(s));
+	}
+	cache_env_cleanup(&env);
+}
+
+static bool compiles_from_cache(json_t *j, const char *dir)
+{
+	_cleanup_seccomp_ struct cove_seccomp *s = compile_cached(j, dir);
+
+	return cove_seccomp_from_cache(s);
+}
+
+/*
+ * A directory or file that someone else could have written is not used:
+ * the profile is compiled as without a cache.
+ */
+static void test_cache_untrusted(void **state)
+{
+	_cleanup_json_ json_t *j = parse(errno_profile);
+	char file[256], link[128];
+	struct cache_env env;
+	bool root = geteuid() == 0;
+
+	cache_env_init(&env);
+	assert_false(compiles_from_cache(j, env.dir));
+	assert_true(compiles_from_cache(j, env.dir));
+	cache_file(env.dir, file, sizeof(file));
+
+	/* world- or group-writable directory: a valid file is not loaded */
+	assert_int_equal(chmod(env.dir, 0777), 0);
+	assert_false(compiles_from_cache(j, env.dir));
+	assert_int_equal(chmod(env.dir, 0770), 0);
+	assert_false(compiles_from_cache(j, env.dir));
+	assert_int_equal(chmod(env.dir, 0733), 0);
+	assert_false(compiles_from_cache(j, env.dir));
+	/* ... nor is one written there */
+	assert_int_equal(unlink(file), 0);
+	assert_int_equal(chmod(env.dir, 0777), 0);
+	assert_false(compiles_from_cache(j, env.dir));
+	assert_int_equal(dir_entries(env.dir, NULL, 0), 0);
+	assert_int_equal(chmod(env.dir, 0700), 0);
+	assert_false(compiles_from_cache(j, env.dir));
+	assert_true(compiles_from_cache(j, env.dir));
+
+	/* a symlink to a good cache directory is not followed */
+	snprintf(link, sizeof(link), "%s/link", env.top);
+	assert_int_equal(symlink("cache", link), 0);
+	assert_false(compiles_from_cache(j, link));
+	assert_true(compiles_from_cache(j, env.dir));
+
+	/* a world-writable file is not loaded, but replaced (0600) */
+	assert_int_equal(chmod(file, 0666), 0);
+	assert_false(compiles_from_cache(j, env.dir));
+	assert_true(compiles_from_cache(j, env.dir));
+
+	/* a symlink or a FIFO in place of the file (no hang: O_NONBLOCK) */
+	{
+		char target[256];
+		snprintf(target, sizeof(target), "%s/elsewhere", env.top);
+		assert_int_equal(rename(file, target), 0);
+		assert_int_equal(symlink(target, file), 0);
+		assert_false(compiles_from_cache(j, env.dir));
+		assert_true(compiles_from_cache(j, env.dir));
+		assert_int_equal(unlink(file), 0);
+		assert_int_equal(mkfifo(file, 0600), 0);
+		assert_false(compiles_from_cache(j, env.dir));
+		assert_true(compiles_from_cache(j, env.dir));
+	}
+
+	/* owned by another user: the directory, then the file */
+	if (root) {
+		assert_int_equal(chown(env.dir, 65534, 65534), 0);
+		assert_false(compiles_from_cache(j, env.dir));
+		assert_int_equal(chown(env.dir, 0, 0), 0);
+		assert_true(compiles_from_cache(j, env.dir));
+		assert_int_equal(chown(file, 65534, 65534), 0);
+		assert_false(compiles_from_cache(j, env.dir));
+		assert_true(compiles_from_cache(j, env.dir));
+	} else {
+		print_message("skipped the ownership checks: not root\n");
+	}
+	cache_env_cleanup(&env);
+}
+
+/* Past 64 files, a store removes the other cache files (only those). */
+static void test_cache_prune(void **state)
+{
+	_cleanup_json_ json_t *j = parse(errno_profile);
+	char path[256], other[128];
+	struct cache_env env;
+
+	cache_env_init(&env);
+	assert_int_equal(mkdir(env.dir, 0700), 0);
+	for (int i = 0; i < 64; i++) {
+		snprintf(path, sizeof(path), "%s/%016x.bpf", env.dir, i);
+		write_whole(path, "x", 1);
+	}
+	snprintf(other, sizeof(other), "%s/not-a-cache-file", env.dir);
+	write_whole(other, "x", 1);
+	/* 65 cache files now: the new one and all the others go */
+	assert_false(compiles_from_cache(j, env.dir));
+	assert_int_equal(dir_entries(env.dir, NULL, 0), 2);
+	assert_int_equal(access(other, F_OK), 0);
+	assert_int_equal(unlink(other), 0);
+	cache_file(env.dir, path, sizeof(path));
+	assert_true(compiles_from_cache(j, env.dir));
+
+	/* 64 with the new one: nothing removed */
+	for (int i = 0; i < 62; i++) {
+		snprintf(path, sizeof(path), "%s/%016x.bpf", env.dir, i);
+		write_whole(path, "x", 1);
+	}
+	{
+		_cleanup_json_ json_t *k =
+		    parse("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":"
+			  "[{\"names\":[\"getcwd\"],\"action\":"
+			  "\"SCMP_ACT_KILL\"}]}");
+		assert_false(compiles_from_cache(k, env.dir));
+		assert_int_equal(dir_entries(env.dir, NULL, 0), 64);
+	}
+	cache_env_cleanup(&env);
+}
+
+/* SCMP_ACT_NOTIFY from a cached program: the listener fd still comes. */
+static void test_cache_notify_end_to_end(void **state)
+{
+	struct cache_env env;
+
+	cache_env_init(&env);
+	notify_end_to_end(env.dir);
+	cache_env_cleanup(&env);
 }
 
 static bool array_has(json_t *a, const char *s)
@@ -739,6 +1251,14 @@ int main(void)
 	    cmocka_unit_test(test_load_needs_privilege),
 	    cmocka_unit_test(test_send_listener),
 	    cmocka_unit_test(test_notify_end_to_end),
+	    cmocka_unit_test(test_cache_default_profile),
+	    cmocka_unit_test(test_cache_args_profile),
+	    cmocka_unit_test(test_cache_canonical_key),
+	    cmocka_unit_test(test_cache_tampered_key),
+	    cmocka_unit_test(test_cache_corrupt_files),
+	    cmocka_unit_test(test_cache_untrusted),
+	    cmocka_unit_test(test_cache_prune),
+	    cmocka_unit_test(test_cache_notify_end_to_end),
 	    cmocka_unit_test(test_features),
 	};
 
