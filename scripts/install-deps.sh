@@ -11,7 +11,7 @@ PACKAGES=(
 	libarchive-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
 	# tests
 	python3 python3-pytest busybox-static iproute2 uidmap util-linux
-	containernetworking-plugins iptables
+	containernetworking-plugins iptables slirp4netns
 	# local registries for pull/push tests (tests/integration/registry.py)
 	docker-registry apache2-utils openssl
 	# benchmarks (bench/): peak RSS through GNU time

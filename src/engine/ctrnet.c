@@ -5,7 +5,8 @@
  * address written to the row (HostConfig stays as the user gave it;
  * NetworkSettings is what inspect shows) and to the hosts files of every
  * running container of the same network, so containers reach each other
- * by name.
+ * by name.  Rootless engines (no bridges without root), and the
+ * "slirp4netns" mode, get slirp4netns instead (slirp.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "engine/netns.h"
 #include "engine/network.h"
 #include "engine/runspec.h"
+#include "engine/slirp.h"
 #include "util/cleanup.h"
 #include "util/strutil.h"
 
@@ -34,6 +36,18 @@ static const char *network_of(const struct cove_ctr *c)
 	if (!strcmp(m, "none") || !strcmp(m, "host"))
 		return NULL;
 	return m;
+}
+
+/*
+ * slirp4netns (slirp.h): asked for by name, and the default network of a
+ * rootless engine, which cannot make bridges.
+ */
+static bool slirp_mode(const struct cove_engine *e, const struct cove_ctr *c)
+{
+	const char *name = network_of(c);
+
+	return name && (!strcmp(name, "slirp4netns") ||
+			(e->rootless && !strcmp(name, "cove")));
 }
 
 static char *netns_path(struct cove_engine *e, const struct cove_ctr *c)
@@ -150,11 +164,16 @@ int cove_engine_net_setup(struct cove_engine *e, struct cove_ctr *c,
 
 	if (!name)
 		return 0;
+	if (slirp_mode(e, c)) {
+		ns = netns_path(e, c);
+		return ns ? cove_engine_slirp_setup(e, c, ns, err) : -ENOMEM;
+	}
 	if (e->rootless)
 		return cove_error_set(err, ENOTSUP,
-				      "network '%s': bridge networks need "
-				      "root; run rootless containers with "
-				      "--network none or host",
+				      "network '%s': networks need root; run "
+				      "rootless containers with the default "
+				      "network (slirp4netns), --network none "
+				      "or host",
 				      name);
 	ns = netns_path(e, c);
 	dir = cove_strdup_printf("%s/networks", e->root);
@@ -269,7 +288,15 @@ void cove_engine_net_teardown(struct cove_engine *e, struct cove_ctr *c)
 	struct cove_cni_attach a = {0};
 	sqlite3 *db;
 
-	if (!name || e->rootless)
+	if (!name)
+		return;
+	if (slirp_mode(e, c)) {
+		ns = netns_path(e, c);
+		if (ns)
+			cove_engine_slirp_teardown(e, c, ns);
+		return;
+	}
+	if (e->rootless)
 		return;
 	ns = netns_path(e, c);
 	dir = cove_strdup_printf("%s/networks", e->root);

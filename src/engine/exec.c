@@ -92,7 +92,7 @@ int cove_engine_exec(struct cove_engine *e, struct cove_ctr *c,
 		     const struct cove_exec_req *req, int *ret_exit,
 		     struct cove_error *err)
 {
-	_cleanup_free_ char *dir = NULL, *cfgpath = NULL;
+	_cleanup_free_ char *dir = NULL, *cfgpath = NULL, *seccomp_cache = NULL;
 	_cleanup_json_ json_t *spec = NULL;
 	struct cove_exec_opts o = {0};
 	json_t *proc, *args;
@@ -151,6 +151,9 @@ int cove_engine_exec(struct cove_engine *e, struct cove_ctr *c,
 	o.process = proc;
 	o.detach = req->detach;
 	o.foreground_pty = req->tty;
+	/* the same compiled seccomp programs as the container create */
+	seccomp_cache = cove_strdup_printf("%s/seccomp-cache", e->root);
+	o.seccomp_cache_dir = seccomp_cache;
 	r = cove_container_exec(&o, &pid, &pty, err);
 	json_decref(proc);
 	if (r < 0)
