@@ -50,8 +50,11 @@
 	"   -p, --publish [IP:][HOST:]CTR[/PROTO]  publish a port (HOST "      \
 	"empty: a free one)\n"                                                 \
 	"   -P, --publish-all          publish every port the image exposes\n" \
-	"   --network MODE             bridge (default), none, host, or a "    \
-	"network name\n"                                                       \
+	"   --network MODE             bridge (default; rootless: "            \
+	"slirp4netns),\n"                                                      \
+	"                              none, host, slirp4netns, or a "         \
+	"network\n"                                                            \
+	"                              of 'cove network create'\n"             \
 	"   --hostname NAME            host name (default: the short id)\n"    \
 	"   --add-host HOST:IP         add a line to /etc/hosts\n"             \
 	"   --dns IP                   name server for /etc/resolv.conf\n"     \
