@@ -116,16 +116,30 @@ char *cove_engine_ctr_dir(const struct cove_engine *e, const char *id)
 }
 
 static const char *const adjectives[] = {
-    "brave",  "calm",	"eager",  "fond",   "gentle", "happy", "jolly",
-    "keen",   "lucid",	"merry",  "nimble", "proud",  "quiet", "sharp",
-    "steady", "sunny",	"tender", "vivid",  "wise",   "zesty", "bold",
-    "bright", "clever", "dreamy", "fancy",  "great",  "hardy", "lively",
+    "brave",	"calm",	   "eager",  "fond",	"gentle",   "happy",
+    "jolly",	"keen",	   "lucid",  "merry",	"nimble",   "proud",
+    "quiet",	"sharp",   "steady", "sunny",	"tender",   "vivid",
+    "wise",	"zesty",   "bold",   "bright",	"clever",   "dreamy",
+    "fancy",	"great",   "hardy",  "lively",	"agile",    "amber",
+    "ample",	"blithe",  "brisk",  "candid",	"cheery",   "cosmic",
+    "crisp",	"daring",  "dapper", "deft",	"earnest",  "fair",
+    "fervent",	"festive", "frank",  "gallant", "gleaming", "golden",
+    "graceful", "hearty",  "humble", "jovial",	"kind",	    "loyal",
+    "mellow",	"modest",  "noble",  "patient", "plucky",   "polite",
+    "quick",	"radiant", "serene", "snug",	"spry",	    "stoic",
+    "swift",	"tidy",	   "upbeat", "valiant", "warm",	    "witty",
 };
 static const char *const nouns[] = {
-    "otter",   "falcon", "heron",  "lynx",  "marten", "osprey", "puffin",
-    "raven",   "salmon", "stoat",  "tern",  "vole",   "wren",	"badger",
-    "beaver",  "curlew", "dipper", "eider", "gannet", "hare",	"ibex",
-    "kestrel", "lark",	 "merlin", "newt",  "plover", "robin",	"swift",
+    "otter",   "falcon", "heron",    "lynx",	 "marten", "osprey",  "puffin",
+    "raven",   "salmon", "stoat",    "tern",	 "vole",   "wren",    "badger",
+    "beaver",  "curlew", "dipper",   "eider",	 "gannet", "hare",    "ibex",
+    "kestrel", "lark",	 "merlin",   "newt",	 "plover", "robin",   "swift",
+    "avocet",  "bison",	 "crane",    "dunlin",	 "egret",  "finch",   "gecko",
+    "grebe",   "hawk",	 "hedgehog", "jackdaw",	 "kite",   "lemming", "linnet",
+    "magpie",  "mole",	 "moose",    "nightjar", "oriole", "owl",     "panda",
+    "pika",    "quail",	 "rook",     "seal",	 "shrew",  "skylark", "sparrow",
+    "swan",    "teal",	 "thrush",   "toad",	 "trout",  "walrus",  "weasel",
+    "yak",
 };
 
 char *cove_engine_random_name(void)
@@ -459,6 +473,29 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 	c.exit_code = -1;
 	c.config = config;
 	r = cove_ctr_insert(db, &c, err);
+	/*
+	 * A generated name that is taken: another one (docker's way), and
+	 * after a few collisions one with a number, which cannot run out.
+	 */
+	for (int tries = 0; r == -EEXIST && gen_name && tries < 20; tries++) {
+		char *n = cove_engine_random_name();
+		char *num = n && tries >= 5
+				? cove_strdup_printf("%s%u", n, (unsigned)tries)
+				: NULL;
+		if (!n || (tries >= 5 && !num)) {
+			free(n);
+			r = -ENOMEM;
+			break;
+		}
+		free(gen_name);
+		gen_name = num ? num : n;
+		if (num)
+			free(n);
+		c.name = gen_name;
+		name = gen_name;
+		cove_error_clear(err);
+		r = cove_ctr_insert(db, &c, err);
+	}
 	if (r < 0)
 		goto out;
 	inserted = true;

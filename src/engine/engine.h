@@ -109,7 +109,13 @@ int cove_engine_start(struct cove_engine *e, struct cove_ctr *c,
 int cove_engine_stop(struct cove_engine *e, struct cove_ctr *c, int timeout,
 		     struct cove_error *err);
 
-/* Send @sig to the container's init. */
+/*
+ * The exit status for a start that failed with @err, as podman's: 127 when
+ * the command was not found, 126 when it cannot be executed, else 125.
+ */
+int cove_engine_start_error_code(const struct cove_error *err);
+
+/* Send @sig to the container's init (refused while it is paused). */
 int cove_engine_kill(struct cove_engine *e, struct cove_ctr *c, int sig,
 		     struct cove_error *err);
 

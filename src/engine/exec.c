@@ -94,7 +94,11 @@ int cove_engine_exec(struct cove_engine *e, struct cove_ctr *c,
 {
 	_cleanup_free_ char *dir = NULL, *cfgpath = NULL, *seccomp_cache = NULL;
 	_cleanup_json_ json_t *spec = NULL;
+	static const int forwarded[] = {SIGINT,	 SIGTERM, SIGHUP,
+					SIGQUIT, SIGUSR1, SIGUSR2};
 	struct cove_exec_opts o = {0};
+	int saved[3] = {-1, -1, -1}, devnull = -1;
+	sigset_t fwd, old_mask;
 	json_t *proc, *args;
 	const char *rootfs;
 	pid_t pid = 0;
@@ -154,23 +158,45 @@ int cove_engine_exec(struct cove_engine *e, struct cove_ctr *c,
 	/* the same compiled seccomp programs as the container create */
 	seccomp_cache = cove_strdup_printf("%s/seccomp-cache", e->root);
 	o.seccomp_cache_dir = seccomp_cache;
-	r = cove_container_exec(&o, &pid, &pty, err);
-	json_decref(proc);
-	if (r < 0)
-		return r;
+	/*
+	 * Signals to forward are held from before the process exists until
+	 * the handler knows its pid, so none is lost (or kills cove and leaves
+	 * the process behind).  The runtime unblocks them for the process.
+	 */
+	sigemptyset(&fwd);
+	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
+		sigaddset(&fwd, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &fwd, &old_mask);
 	if (req->detach) {
-		if (ret_exit)
+		/* detached: it must not keep the caller's stdio open */
+		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		for (int i = 0; i < 3 && devnull >= 0; i++) {
+			saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
+			dup2(devnull, i);
+		}
+	}
+	r = cove_container_exec(&o, &pid, &pty, err);
+	for (int i = 0; i < 3; i++)
+		if (saved[i] >= 0) {
+			dup2(saved[i], i);
+			close(saved[i]);
+		}
+	if (devnull >= 0)
+		close(devnull);
+	json_decref(proc);
+	if (r < 0 || req->detach) {
+		sigprocmask(SIG_SETMASK, &old_mask, NULL);
+		if (r >= 0 && ret_exit)
 			*ret_exit = 0;
-		return 0;
+		return r;
 	}
 	{
-		static const int sigs[] = {SIGINT,  SIGTERM, SIGHUP,
-					   SIGQUIT, SIGUSR1, SIGUSR2};
 		struct sigaction sa = {.sa_handler = forward_signal,
 				       .sa_flags = SA_RESTART};
 		forward_pid = pid;
-		for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-			sigaction(sigs[i], &sa, NULL);
+		for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
+			sigaction(forwarded[i], &sa, NULL);
+		sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	}
 	if (pty >= 0) {
 		struct cove_error perr = {0};

@@ -186,9 +186,26 @@ int cove_engine_start(struct cove_engine *e, struct cove_ctr *c,
 	return 0;
 }
 
+int cove_engine_start_error_code(const struct cove_error *err)
+{
+	/* the shell's and podman's: 127 not found, 126 cannot be run */
+	if (err->code == ENOENT && strstr(err->msg, "not found"))
+		return 127;
+	if (err->code == EACCES || err->code == ENOEXEC ||
+	    (err->code == ENOENT && strstr(err->msg, "cannot exec")))
+		return 126;
+	return 125;
+}
+
 int cove_engine_kill(struct cove_engine *e, struct cove_ctr *c, int sig,
 		     struct cove_error *err)
 {
+	/* a signal to frozen processes waits for the thaw: docker refuses */
+	if (!strcmp(c->state, "paused"))
+		return cove_error_set(err, EBUSY,
+				      "container %s is paused: unpause it "
+				      "before killing it",
+				      c->name);
 	if (!is_running_state(c->state))
 		return cove_error_set(err, EINVAL,
 				      "container %s is not running", c->name);

@@ -716,7 +716,11 @@ static int supervise(struct monitor *m, bool resumed, int status,
 				notify(m, r, err);
 				free(m->c->state);
 				m->c->state = strdup("exited");
-				(void)db_update(m, COVE_CTR_STATE);
+				m->c->exit_code =
+				    cove_engine_start_error_code(err);
+				m->c->finished_at = cove_now_ns();
+				(void)db_update(m,
+						COVE_CTR_STATE | COVE_CTR_EXIT);
 				break;
 			}
 			if (r < 0) {

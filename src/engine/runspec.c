@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "engine/volumes.h"
 #include "image/bundle.h"
 #include "runtime/spec.h"
+#include "util/capnames.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -635,7 +637,8 @@ int cove_engine_build_spec(struct cove_engine *e, const char *id,
 			    **cmd = strv(config, "Cmd"),
 			    **env = strv(config, "Env"),
 			    **cap_add = strv(host, "CapAdd"),
-			    **cap_drop = strv(host, "CapDrop");
+			    **cap_drop = strv(host, "CapDrop"),
+			    **bounding = NULL;
 	_cleanup_free_ char *cgpath = NULL, *dir = NULL, *netns = NULL;
 	_cleanup_close_ int rootfd = -1;
 	_cleanup_json_ json_t *spec = NULL;
@@ -673,8 +676,19 @@ int cove_engine_build_spec(struct cove_engine *e, const char *id,
 	bo.terminal = flag(config, "Tty");
 	bo.read_only = flag(host, "ReadonlyRootfs");
 	if (privileged) {
-		static char *const all[] = {(char *)"ALL", NULL};
-		bo.cap_add = all;
+		/*
+		 * Every capability cove itself may pass on: those of its
+		 * bounding set.  "ALL" would ask for ones the kernel refuses
+		 * (root here lacks CAP_SYS_RESOURCE).
+		 */
+		for (size_t i = 0; i < cove_cap_names_n; i++)
+			if (cove_cap_names[i] &&
+			    prctl(PR_CAPBSET_READ, (unsigned long)i, 0, 0, 0) ==
+				1 &&
+			    cove_strv_push(&bounding, cove_cap_names[i]) < 0)
+				return -ENOMEM;
+		bo.cap_add = bounding;
+		bo.cap_drop = NULL;
 	} else {
 		bo.cap_add = cap_add;
 		bo.cap_drop = cap_drop;

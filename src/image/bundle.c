@@ -488,7 +488,7 @@ static json_t *mounts_json(bool rootless)
 					 "relatime", "ro",     NULL};
 	json_t *m = json_array();
 
-	json_array_append_new(m, mount_json("/proc", "proc", "proc", NULL));
+	json_array_append_new(m, mount_json("/proc", "proc", "proc", mq));
 	json_array_append_new(m, mount_json("/dev", "tmpfs", "tmpfs", dev));
 	json_array_append_new(m, mount_json("/dev/pts", "devpts", "devpts",
 					    rootless ? pts_rootless : pts));

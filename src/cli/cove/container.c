@@ -551,6 +551,14 @@ static int ps_opt(int c, void *data)
 	return -1;
 }
 
+static bool has_status_filter(const struct ps_flags *f)
+{
+	for (size_t i = 0; f->filters && f->filters[i]; i++)
+		if (!strncmp(f->filters[i], "status=", 7))
+			return true;
+	return false;
+}
+
 static bool ps_match(const struct cove_ctr *c, char *const *filters)
 {
 	for (size_t i = 0; filters && filters[i]; i++) {
@@ -668,9 +676,10 @@ int cmd_ps(struct cove_ctx *ctx, int argc, char **argv)
 		char status[96], created[64], ports[512], cmd[64] = "";
 		json_t *cv;
 		(void)cove_engine_refresh(e, c, &err);
+		/* as docker: only a status filter reaches stopped ones */
 		if (!f.all && strcmp(c->state, "running") &&
 		    strcmp(c->state, "paused") &&
-		    strcmp(c->state, "restarting") && !f.filters)
+		    strcmp(c->state, "restarting") && !has_status_filter(&f))
 			continue;
 		if (!ps_match(c, f.filters))
 			continue;

@@ -1104,7 +1104,8 @@ static int create_or_run(struct cove_ctx *ctx, int argc, char **argv, bool run)
 		fflush(stdout);
 		if (cove_engine_start(e, &c, &so, &code, &err) < 0) {
 			struct cove_error rerr = {0};
-			r = cove_cli_fail(&err);
+			cove_cli_fail(&err);
+			r = cove_engine_start_error_code(&err);
 			if (json_is_true(json_object_get(a.host, "AutoRemove")))
 				(void)cove_engine_remove(e, &c, true, true,
 							 &rerr);
