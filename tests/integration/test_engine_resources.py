@@ -218,11 +218,6 @@ def _own_bounding_set():
     return 0
 
 
-def _bounding_set_is_partial():
-    last = int(read_file("/proc/sys/kernel/cap_last_cap").strip())
-    return _own_bounding_set() != (1 << (last + 1)) - 1
-
-
 def test_privileged(engine):
     p = engine.run_ctr("--privileged", IMAGE, "sh", "-c",
                        "cat /proc/self/status; mknod /dev/cove-kmsg c 1 11; "
