@@ -615,7 +615,11 @@ static int find_lower(struct ctx *c, const char *path, mode_t type, int *ret_fd,
 		}
 		/* a whiteout or symlink on the way, or an error: stop */
 		if (r < 0 || fstat(fd, ret_st) < 0 ||
-		    (ret_st->st_mode & S_IFMT) != type)
+		    (type ? (ret_st->st_mode & S_IFMT) != type
+			  : S_ISDIR(ret_st->st_mode)))
+			return -ENOENT;
+		/* a whiteout (0:0 char device) hides what is below */
+		if (S_ISCHR(ret_st->st_mode) && ret_st->st_rdev == 0)
 			return -ENOENT;
 		*ret_fd = TAKE_FD(fd);
 		return 0;
@@ -1328,11 +1332,64 @@ static int copy_content(int in, int out, off_t size)
 }
 
 /*
- * Copy-up: the regular file @path, which only a lower layer has, copied
- * with its owner, mode, xattrs and times into this layer at the same path
- * (its missing parents made as for any entry), as overlayfs does before it
- * links to a lower file.  On success *@tfd is the (O_PATH, symlink-free)
- * directory @tparent that now holds @tname.
+ * Copy-up of what is not a regular file: a symlink (as a symlink, never
+ * followed), a fifo or a device node, with its owner, mode and times.
+ */
+static int copy_up_special(struct ctx *c, int lfd, const struct stat *lst,
+			   int tfd, const char *tname, const char *path)
+{
+	struct timespec ts[2] = {lst->st_atim, lst->st_mtim};
+	char target[PATH_MAX];
+	ssize_t n;
+
+	switch (lst->st_mode & S_IFMT) {
+	case S_IFLNK:
+		n = readlinkat(lfd, "", target, sizeof(target) - 1);
+		if (n < 0)
+			return entry_fail(c, errno, true,
+					  "cannot read link '%s' below", path);
+		target[n] = '\0';
+		if (symlinkat(target, tfd, tname) < 0)
+			return entry_fail(c, errno, true, "cannot copy up '%s'",
+					  path);
+		break;
+	case S_IFIFO:
+		if (mkfifoat(tfd, tname, lst->st_mode & 07777) < 0)
+			return entry_fail(c, errno, true, "cannot copy up '%s'",
+					  path);
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+		if (c->o->skip_devices)
+			return -ENOENT; /* not made here either */
+		if (mknodat(tfd, tname, lst->st_mode, lst->st_rdev) < 0)
+			return entry_fail(c, errno, true, "cannot copy up '%s'",
+					  path);
+		break;
+	default:
+		return -ENOENT; /* sockets are not layer content */
+	}
+	if (!c->o->no_chown && fchownat(tfd, tname, lst->st_uid, lst->st_gid,
+					AT_SYMLINK_NOFOLLOW) < 0)
+		return entry_fail(c, errno, true, "cannot chown '%s' to %u:%u",
+				  path, (unsigned)lst->st_uid,
+				  (unsigned)lst->st_gid);
+	if (!S_ISLNK(lst->st_mode) &&
+	    fchmodat(tfd, tname, lst->st_mode & 07777, 0) < 0)
+		return entry_fail(c, errno, true, "cannot chmod '%s'", path);
+	if (utimensat(tfd, tname, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return entry_fail(c, errno, true, "cannot set times of '%s'",
+				  path);
+	return 0;
+}
+
+/*
+ * Copy-up: the file @path, which only a lower layer has, copied with its
+ * owner, mode, xattrs and times into this layer at the same path (its
+ * missing parents made as for any entry), as overlayfs does before it
+ * links to a lower file.  Regular files get their content; symlinks,
+ * fifos and device nodes are made again.  On success *@tfd is the
+ * (O_PATH, symlink-free) directory @tparent that now holds @tname.
  */
 static int copy_up(struct ctx *c, const char *path, const char *tparent,
 		   const char *tname, int *tfd)
@@ -1343,13 +1400,8 @@ static int copy_up(struct ctx *c, const char *path, const char *tparent,
 	char proc[64];
 	int r;
 
-	if (find_lower(c, path, S_IFREG, &lfd, &lst) < 0)
+	if (find_lower(c, path, 0, &lfd, &lst) < 0)
 		return -ENOENT;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", lfd);
-	in = open(proc, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-	if (in < 0)
-		return entry_fail(c, errno, true, "cannot open '%s' below",
-				  path);
 	if (*tfd < 0) {
 		r = make_dirs(c, tparent, &dfd);
 		if (r < 0)
@@ -1359,6 +1411,13 @@ static int copy_up(struct ctx *c, const char *path, const char *tparent,
 			return entry_fail(c, -r, true, "hard link target '%s'",
 					  path);
 	}
+	if (!S_ISREG(lst.st_mode))
+		return copy_up_special(c, lfd, &lst, *tfd, tname, path);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", lfd);
+	in = open(proc, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	if (in < 0)
+		return entry_fail(c, errno, true, "cannot open '%s' below",
+				  path);
 	out =
 	    openat(*tfd, tname,
 		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -55,9 +55,8 @@ static int setup(void **state)
 	assert_int_equal(mkdir(f->root, 0755), 0);
 	assert_int_equal(mkdir(f->outside, 0755), 0);
 	snprintf(p, sizeof(p), "%s/secret", f->outside);
-	assert_int_equal(cove_write_file_atomic_at(AT_FDCWD, p, "s3cret", 6,
-						   0644),
-			 0);
+	assert_int_equal(
+	    cove_write_file_atomic_at(AT_FDCWD, p, "s3cret", 6, 0644), 0);
 	f->root_fd = open(f->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	assert_true(f->root_fd >= 0);
 	*state = f;
@@ -111,9 +110,11 @@ static struct layer layer_new(int filter)
 	assert_int_equal(archive_write_set_format_pax_restricted(l.a),
 			 ARCHIVE_OK);
 	if (filter == ARCHIVE_FILTER_GZIP)
-		assert_int_equal(archive_write_add_filter_gzip(l.a), ARCHIVE_OK);
+		assert_int_equal(archive_write_add_filter_gzip(l.a),
+				 ARCHIVE_OK);
 	else if (filter == ARCHIVE_FILTER_ZSTD)
-		assert_int_equal(archive_write_add_filter_zstd(l.a), ARCHIVE_OK);
+		assert_int_equal(archive_write_add_filter_zstd(l.a),
+				 ARCHIVE_OK);
 	assert_int_equal(archive_write_set_bytes_in_last_block(l.a, 1),
 			 ARCHIVE_OK);
 	assert_int_equal(archive_write_open_fd(l.a, l.fd), ARCHIVE_OK);
@@ -175,8 +176,11 @@ static void add(struct layer *l, struct ent e)
 }
 
 #define FILE_(p, d) add(&l, (struct ent){.path = (p), .data = (d)})
-#define DIR_(p) add(&l, (struct ent){.path = (p), .type = AE_IFDIR, .perm = 0755})
-#define LINK_(p, t) add(&l, (struct ent){.path = (p), .type = AE_IFLNK, .perm = 0777, .link = (t)})
+#define DIR_(p)                                                                \
+	add(&l, (struct ent){.path = (p), .type = AE_IFDIR, .perm = 0755})
+#define LINK_(p, t)                                                            \
+	add(&l, (struct ent){                                                  \
+		    .path = (p), .type = AE_IFLNK, .perm = 0777, .link = (t)})
 #define HARD_(p, t) add(&l, (struct ent){.path = (p), .hardlink = (t)})
 
 static int apply(struct fixture *f, int fd, const char *mt,
@@ -195,8 +199,7 @@ static int apply(struct fixture *f, int fd, const char *mt,
 	return r;
 }
 
-static void apply_ok(struct fixture *f, int fd,
-		     const struct cove_layer_opts *o)
+static void apply_ok(struct fixture *f, int fd, const struct cove_layer_opts *o)
 {
 	struct cove_error err = {0};
 	int r = apply(f, fd, NULL, o, NULL, &err);
@@ -244,15 +247,21 @@ static void test_basic(void **state)
 	memset(big, 'x', 3 << 20);
 	big[(3 << 20) - 1] = '\0';
 	DIR_("./etc/");
-	add(&l, (struct ent){.path = "etc/passwd", .data = "root:x:0:0::/:/bin/sh\n",
-			     .perm = 0600, .uid = 1000, .gid = 1001,
+	add(&l, (struct ent){.path = "etc/passwd",
+			     .data = "root:x:0:0::/:/bin/sh\n",
+			     .perm = 0600,
+			     .uid = 1000,
+			     .gid = 1001,
 			     .mtime = 123456789});
 	LINK_("etc/link", "passwd");
-	add(&l, (struct ent){.path = "usr/local/bin/tool", .data = "#!/bin/sh\n",
+	add(&l, (struct ent){.path = "usr/local/bin/tool",
+			     .data = "#!/bin/sh\n",
 			     .perm = 04755});
 	add(&l, (struct ent){.path = "big", .data = big});
 	add(&l, (struct ent){.path = "fifo", .type = AE_IFIFO, .perm = 0640});
-	add(&l, (struct ent){.path = "sticky", .type = AE_IFDIR, .perm = 01777,
+	add(&l, (struct ent){.path = "sticky",
+			     .type = AE_IFDIR,
+			     .perm = 01777,
 			     .mtime = 42});
 	add(&l, (struct ent){.path = "sticky/f", .data = "f"});
 	assert_int_equal(apply(f, layer_done(&l), OCI_GZIP, NULL, &st, &err),
@@ -267,9 +276,8 @@ static void test_basic(void **state)
 	assert_int_equal(s.st_uid, 1000);
 	assert_int_equal(s.st_gid, 1001);
 	assert_int_equal(s.st_mtim.tv_sec, 123456789);
-	assert_int_equal(readlinkat(f->root_fd, "etc/link", target,
-				    sizeof(target)),
-			 6);
+	assert_int_equal(
+	    readlinkat(f->root_fd, "etc/link", target, sizeof(target)), 6);
 	/* root keeps setuid; implied parents are 0755 root */
 	assert_int_equal(lst(f, "usr/local/bin/tool", &s), 0);
 	assert_int_equal(s.st_mode & 07777, 04755);
@@ -376,8 +384,9 @@ static void test_diff_id(void **state)
 	/* docker archives call plain tar layers gzip */
 	fd = dup(tar);
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	assert_int_equal(apply(f, fd, "application/vnd.docker.image.rootfs."
-				      "diff.tar.gzip",
+	assert_int_equal(apply(f, fd,
+			       "application/vnd.docker.image.rootfs."
+			       "diff.tar.gzip",
 			       NULL, &st, &err),
 			 0);
 	assert_string_equal(st.diff_id, want);
@@ -632,9 +641,8 @@ static void test_hardlinks(void **state)
 	HARD_("x", "no/such");
 	{
 		struct cove_error err = {0};
-		assert_int_equal(apply(f, layer_done(&l), NULL, NULL, NULL,
-				       &err),
-				 -ENOENT);
+		assert_int_equal(
+		    apply(f, layer_done(&l), NULL, NULL, NULL, &err), -ENOENT);
 		assert_non_null(strstr(err.msg, "no/such"));
 	}
 }
@@ -751,14 +759,12 @@ static void test_whiteouts_overlay(void **state)
 	{
 		char p[256];
 		snprintf(p, sizeof(p), "%s/var", f->root);
-		assert_int_equal(getxattr(p, "trusted.overlay.opaque", v,
-					  sizeof(v)),
-				 1);
+		assert_int_equal(
+		    getxattr(p, "trusted.overlay.opaque", v, sizeof(v)), 1);
 		assert_int_equal(v[0], 'y');
 		snprintf(p, sizeof(p), "%s/deep/dir", f->root);
-		assert_int_equal(getxattr(p, "trusted.overlay.opaque", v,
-					  sizeof(v)),
-				 1);
+		assert_int_equal(
+		    getxattr(p, "trusted.overlay.opaque", v, sizeof(v)), 1);
 		assert_true(exists(f, "var/new"));
 	}
 
@@ -770,11 +776,10 @@ static void test_whiteouts_overlay(void **state)
 	{
 		char p[256];
 		snprintf(p, sizeof(p), "%s/u", f->root);
-		assert_int_equal(getxattr(p, "user.overlay.opaque", v,
-					  sizeof(v)),
-				 1);
-		assert_true(getxattr(p, "trusted.overlay.opaque", v,
-				     sizeof(v)) < 0);
+		assert_int_equal(
+		    getxattr(p, "user.overlay.opaque", v, sizeof(v)), 1);
+		assert_true(
+		    getxattr(p, "trusted.overlay.opaque", v, sizeof(v)) < 0);
 	}
 }
 
@@ -946,6 +951,58 @@ static void test_overlay_hardlink_copy_up(void **state)
 	}
 }
 
+/* Hard links to lower symlinks, fifos and devices copy those up too. */
+static void test_overlay_hardlink_copy_up_special(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_close_ int low = lower_dir(f, "low");
+	int lowers[1] = {low};
+	struct cove_layer_opts o = {
+	    .overlay_whiteouts = true, .lower_dirfds = lowers, .n_lower = 1};
+	const struct timespec ts[2] = {{1000, 0}, {222222222, 0}};
+	bool root = geteuid() == 0;
+	struct stat s, s2;
+	struct layer l;
+	char t[64];
+
+	/* a symlink pointing out of the rootfs: copied, never followed */
+	assert_int_equal(symlinkat(f->outside, low, "sl"), 0);
+	assert_int_equal(utimensat(low, "sl", ts, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(mkfifoat(low, "fifo", 0620), 0);
+	assert_int_equal(fchmodat(low, "fifo", 0620, 0), 0);
+	if (root)
+		assert_int_equal(
+		    mknodat(low, "null", S_IFCHR | 0666, makedev(1, 3)), 0);
+
+	l = layer_new(ARCHIVE_FILTER_NONE);
+	HARD_("hs", "sl");
+	HARD_("hf", "fifo");
+	if (root)
+		HARD_("hn", "null");
+	apply_ok(f, layer_done(&l), &o);
+
+	assert_int_equal(lst(f, "sl", &s), 0);
+	assert_true(S_ISLNK(s.st_mode));
+	assert_int_equal(s.st_mtim.tv_sec, 222222222);
+	assert_int_equal(lst(f, "hs", &s2), 0);
+	assert_int_equal(s.st_ino, s2.st_ino);
+	memset(t, 0, sizeof(t));
+	assert_true(readlinkat(f->root_fd, "hs", t, sizeof(t) - 1) > 0);
+	assert_string_equal(t, f->outside);
+	assert_outside_intact(f);
+
+	assert_int_equal(lst(f, "fifo", &s), 0);
+	assert_true(S_ISFIFO(s.st_mode));
+	assert_int_equal(s.st_mode & 07777, 0620);
+	assert_int_equal(lst(f, "hf", &s2), 0);
+	assert_int_equal(s.st_ino, s2.st_ino);
+	if (root) {
+		assert_int_equal(lst(f, "hn", &s), 0);
+		assert_true(S_ISCHR(s.st_mode));
+		assert_int_equal(s.st_rdev, makedev(1, 3));
+	}
+}
+
 static void test_xattrs(void **state)
 {
 	struct fixture *f = *state;
@@ -956,18 +1013,30 @@ static void test_xattrs(void **state)
 	const uint32_t cap[5] = {0x02000001, 1u << 13, 0, 0, 0};
 	char p[256], v[64];
 
-	add(&l, (struct ent){.path = "ping", .data = "ELF", .perm = 0755,
-			     .xname = "security.capability", .xvalue = cap,
+	add(&l, (struct ent){.path = "ping",
+			     .data = "ELF",
+			     .perm = 0755,
+			     .xname = "security.capability",
+			     .xvalue = cap,
 			     .xsize = sizeof(cap)});
-	add(&l, (struct ent){.path = "u", .data = "u", .xname = "user.k",
-			     .xvalue = "val", .xsize = 3});
+	add(&l, (struct ent){.path = "u",
+			     .data = "u",
+			     .xname = "user.k",
+			     .xvalue = "val",
+			     .xsize = 3});
 	/* a layer must not steer the overlay mount */
-	add(&l, (struct ent){.path = "d", .type = AE_IFDIR, .perm = 0755,
-			     .xname = "trusted.overlay.opaque", .xvalue = "y",
+	add(&l, (struct ent){.path = "d",
+			     .type = AE_IFDIR,
+			     .perm = 0755,
+			     .xname = "trusted.overlay.opaque",
+			     .xvalue = "y",
 			     .xsize = 1});
-	add(&l, (struct ent){.path = "r", .type = AE_IFDIR, .perm = 0755,
+	add(&l, (struct ent){.path = "r",
+			     .type = AE_IFDIR,
+			     .perm = 0755,
 			     .xname = "trusted.overlay.redirect",
-			     .xvalue = "/etc", .xsize = 4});
+			     .xvalue = "/etc",
+			     .xsize = 4});
 	assert_int_equal(apply(f, layer_done(&l), NULL, NULL, &st, &err), 0);
 	assert_int_equal(st.skipped_xattrs, 2);
 	snprintf(p, sizeof(p), "%s/ping", f->root);
@@ -988,8 +1057,8 @@ static void test_idmap(void **state)
 	struct layer l = layer_new(ARCHIVE_FILTER_NONE);
 	const struct cove_idmap_range map[] = {{0, 100000, 1000},
 					       {1000, 201000, 10}};
-	struct cove_layer_opts o = {.uid_map = map, .uid_map_len = 2,
-				    .gid_map = map, .gid_map_len = 2};
+	struct cove_layer_opts o = {
+	    .uid_map = map, .uid_map_len = 2, .gid_map = map, .gid_map_len = 2};
 	struct cove_error err = {0};
 	struct stat s;
 	uint32_t out;
@@ -1000,8 +1069,8 @@ static void test_idmap(void **state)
 	assert_int_equal(cove_idmap_range_map(NULL, 0, 7, &out), 0);
 	assert_int_equal(out, 7);
 
-	add(&l, (struct ent){.path = "home/u/f", .data = "x", .uid = 1003,
-			     .gid = 7});
+	add(&l, (struct ent){
+		    .path = "home/u/f", .data = "x", .uid = 1003, .gid = 7});
 	apply_ok(f, layer_done(&l), &o);
 	assert_int_equal(lst(f, "home/u/f", &s), 0);
 	assert_int_equal(s.st_uid, 201003);
@@ -1026,10 +1095,14 @@ static void test_devices_root(void **state)
 
 	if (cove_in_user_namespace() || geteuid() != 0)
 		skip();
-	add(&l, (struct ent){.path = "dev/null", .type = AE_IFCHR,
-			     .perm = 0666, .rdev = makedev(1, 3)});
-	add(&l, (struct ent){.path = "dev/loop9", .type = AE_IFBLK,
-			     .perm = 0660, .rdev = makedev(7, 9)});
+	add(&l, (struct ent){.path = "dev/null",
+			     .type = AE_IFCHR,
+			     .perm = 0666,
+			     .rdev = makedev(1, 3)});
+	add(&l, (struct ent){.path = "dev/loop9",
+			     .type = AE_IFBLK,
+			     .perm = 0660,
+			     .rdev = makedev(7, 9)});
 	apply_ok(f, layer_done(&l), NULL);
 	assert_int_equal(lst(f, "dev/null", &s), 0);
 	assert_true(S_ISCHR(s.st_mode));
@@ -1076,8 +1149,10 @@ static void test_devices_userns(void **state)
 	int fd;
 	pid_t pid;
 
-	add(&l, (struct ent){.path = "dev/null", .type = AE_IFCHR,
-			     .perm = 0666, .rdev = makedev(1, 3)});
+	add(&l, (struct ent){.path = "dev/null",
+			     .type = AE_IFCHR,
+			     .perm = 0666,
+			     .rdev = makedev(1, 3)});
 	FILE_("after", "x");
 	fd = layer_done(&l);
 	pid = fork();
@@ -1092,7 +1167,7 @@ static void test_devices_userns(void **state)
 		if (!cove_in_user_namespace())
 			_exit(11);
 		if (cove_layer_apply(fd, NULL, f->root_fd, NULL, NULL, &err) !=
-			    -EPERM ||
+			-EPERM ||
 		    !strstr(err.msg, "dev/null"))
 			_exit(12);
 		lseek(fd, 0, SEEK_SET);
@@ -1173,9 +1248,8 @@ static void test_replace_types(void **state)
 	FILE_("x/sub", "no");
 	{
 		struct cove_error err = {0};
-		assert_int_equal(apply(f, layer_done(&l), NULL, NULL, NULL,
-				       &err),
-				 -ENOTDIR);
+		assert_int_equal(
+		    apply(f, layer_done(&l), NULL, NULL, NULL, &err), -ENOTDIR);
 	}
 }
 
@@ -1233,45 +1307,46 @@ static void test_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_diff_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_and_garbage, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_dotdot_refused, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_absolute_paths, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_symlink_escape_in_layer,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_symlink_escape_in_target,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hardlink_escape, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_no_write_through_links,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hardlinks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_whiteouts_flat, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_whiteout_escape, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_whiteouts_overlay, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_overlay_implied_parents,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overlay_hardlink_copy_up,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_xattrs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_idmap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_devices_root, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_devices_userns, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_setuid_unprivileged, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_replace_types, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_diff_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_and_garbage, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_dotdot_refused, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_absolute_paths, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_symlink_escape_in_layer, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_symlink_escape_in_target,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hardlink_escape, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_no_write_through_links, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_hardlinks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_whiteouts_flat, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_whiteout_escape, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_whiteouts_overlay, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_overlay_implied_parents, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_overlay_hardlink_copy_up,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_overlay_hardlink_copy_up_special, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_xattrs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idmap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_devices_root, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_devices_userns, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_setuid_unprivileged, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_replace_types, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
