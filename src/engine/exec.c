@@ -21,6 +21,7 @@
 #include "runtime/container.h"
 #include "runtime/terminal.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/json.h"
 #include "util/strutil.h"
 
@@ -85,6 +86,76 @@ static int resolve_user(const char *rootfs, const char *spec, json_t *proc,
 		free(home);
 	}
 	cove_image_user_release(&u);
+	return 0;
+}
+
+/*
+ * exec -d: the process needs a parent that reaps it at once.  Left to the
+ * host's init (as the child of a command that exits), its zombie would hold
+ * up the container's pid namespace teardown until that init gets round to
+ * it, and with it every stop and rm.  So a waiter process of its own
+ * (in a session of its own) runs the exec, reports, and reaps it.
+ */
+static int exec_detached(const struct cove_exec_opts *o, struct cove_error *err)
+{
+	char buf[COVE_ERROR_MSG_MAX + 16];
+	int fds[2];
+	ssize_t n;
+	pid_t w;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return cove_error_setx(err, errno, "pipe");
+	w = fork();
+	if (w < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return cove_error_setx(err, errno, "fork");
+	}
+	if (w == 0) {
+		struct cove_exec_opts wo = *o;
+		struct cove_error werr = {0};
+		pid_t pid = 0;
+		int r;
+		close(fds[0]);
+		if (fork() != 0)
+			_exit(0); /* the waiter is not the caller's child */
+		/*
+		 * It outlives the command: nothing of the caller's may stay
+		 * open in it (saved copies of its stdio, the databases).
+		 */
+		if (fds[1] > 3)
+			syscall(SYS_close_range, 3, fds[1] - 1, 0);
+		syscall(SYS_close_range, fds[1] + 1, ~0U, 0);
+		setsid();
+		wo.detach = false;
+		r = cove_container_exec(&wo, &pid, NULL, &werr);
+		n = r < 0 ? snprintf(buf, sizeof(buf), "%d %s", werr.code,
+				     werr.msg)
+			  : snprintf(buf, sizeof(buf), "0");
+		(void)cove_write_all(fds[1], buf, (size_t)n);
+		close(fds[1]);
+		if (r >= 0)
+			while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+				;
+		_exit(0);
+	}
+	close(fds[1]);
+	waitpid(w, NULL, 0);
+	n = cove_read_all(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	if (n <= 0)
+		return cove_error_set(err, EIO, "the exec waiter died");
+	buf[n] = '\0';
+	if (buf[0] != '0') {
+		int code = EIO;
+		char *msg = strchr(buf, ' ');
+		if (msg)
+			*msg++ = '\0';
+		if (cove_parse_int(buf, &code) < 0 || code <= 0)
+			code = EIO;
+		return cove_error_set(err, code, "%s",
+				      msg ? msg : "exec failed");
+	}
 	return 0;
 }
 
@@ -175,7 +246,12 @@ int cove_engine_exec(struct cove_engine *e, struct cove_ctr *c,
 			dup2(devnull, i);
 		}
 	}
-	r = cove_container_exec(&o, &pid, &pty, err);
+	if (req->detach) {
+		r = exec_detached(&o, err);
+		pid = -1;
+	} else {
+		r = cove_container_exec(&o, &pid, &pty, err);
+	}
 	for (int i = 0; i < 3; i++)
 		if (saved[i] >= 0) {
 			dup2(saved[i], i);

@@ -973,3 +973,16 @@ def test_exec_detached_does_not_hold_callers_output(engine):
         proc.stdout.close()
         proc.stderr.close()
     assert proc.returncode == 0
+
+
+def test_stop_is_not_held_up_by_a_detached_exec(engine):
+    """exec -d's process is reaped by a waiter of cove's, not left to the
+    host's init: its zombie would hold up the pid namespace's teardown."""
+    need_exec()
+    engine.run_d("--name", "exd", IMAGE, "sleep", "100")
+    engine.run("exec", "-d", "exd", "sleep", "100")
+    t0 = time.monotonic()
+    engine.run("stop", "-t", "0", "exd")
+    took = time.monotonic() - t0
+    assert engine.status("exd") == "exited"
+    assert took < 0.8, f"stop took {took:.2f} s"
