@@ -12,6 +12,7 @@
 
 #include "engine/volumes.h"
 #include "image/bundle.h"
+#include "runtime/cgroup.h"
 #include "runtime/spec.h"
 #include "util/capnames.h"
 #include "util/cleanup.h"
@@ -720,6 +721,34 @@ int cove_engine_build_spec(struct cove_engine *e, const char *id,
 			if (!strcmp(str(ns, "type"), "network"))
 				json_object_set_new(ns, "path",
 						    json_string(netns));
+		}
+	}
+	{
+		/*
+		 * The cgroup namespace: podman's default, private on a
+		 * cgroup v2 host and the host's on v1 and hybrid ones, where
+		 * a private one buys little (the v1 mounts show the
+		 * container's own cgroups anyway) and costs a second clone
+		 * stage at every start.
+		 */
+		const char *mode = str(host, "CgroupnsMode");
+		enum cove_cgroup_mode cg = COVE_CGROUP_NONE;
+		bool private_ns;
+		if (mode && *mode)
+			private_ns = !strcmp(mode, "private");
+		else
+			private_ns = cove_cgroup_detect(NULL, &cg) == 0 &&
+				     cg == COVE_CGROUP_V2;
+		if (!private_ns) {
+			json_t *nss = json_object_get(lx, "namespaces"), *ns;
+			size_t i;
+			json_array_foreach(nss, i, ns)
+			{
+				if (!strcmp(str(ns, "type"), "cgroup")) {
+					json_array_remove(nss, i);
+					break;
+				}
+			}
 		}
 	}
 	if (!e->rootless)

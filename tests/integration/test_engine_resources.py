@@ -428,3 +428,18 @@ def test_anonymous_volume_removed_with_run_rm(engine):
     volumes = os.path.join(engine.root, "volumes")
     left = os.listdir(volumes) if os.path.isdir(volumes) else []
     assert left == [], "--rm left the anonymous volume"
+
+
+def test_cgroupns_default_and_private(engine):
+    """podman's default on v1 and hybrid hosts: the host's cgroup namespace
+    (the container sees its own cgroup path); --cgroupns private hides it."""
+    v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    p = engine.run_ctr("--rm", IMAGE, "cat", "/proc/self/cgroup")
+    assert (engine.cgparent in p.stdout) == (not v2)
+    p = engine.run_ctr("--rm", "--cgroupns", "host", IMAGE, "cat",
+                       "/proc/self/cgroup")
+    assert engine.cgparent in p.stdout
+    p = engine.run_ctr("--rm", "--cgroupns", "private", IMAGE, "cat",
+                       "/proc/self/cgroup")
+    assert engine.cgparent not in p.stdout
+    assert engine.fail("run", "--cgroupns", "bogus", IMAGE, "true").returncode == 125

@@ -92,6 +92,10 @@
 	"10)\n"                                                                \
 	"   --log-opt max-size=SIZE|max-file=N  log file rotation\n"           \
 	"   --cgroup-parent PATH       parent cgroup (default /cove)\n"        \
+	"   --cgroupns host|private    cgroup namespace (default: private "    \
+	"on\n"                                                                 \
+	"                              cgroup v2, the host's on v1 and\n"      \
+	"                              hybrid hosts, as podman)\n"             \
 	"   --pull POLICY              missing (default), always, never\n"     \
 	"   -q, --quiet                no pull progress\n"
 
@@ -129,6 +133,7 @@ enum {
 	OPT_LOG_OPT,
 	OPT_CGROUP_PARENT,
 	OPT_PULL,
+	OPT_CGROUPNS,
 };
 
 static const struct option create_opts[] = {
@@ -176,6 +181,7 @@ static const struct option create_opts[] = {
     {"log-opt", required_argument, NULL, OPT_LOG_OPT},
     {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
     {"pull", required_argument, NULL, OPT_PULL},
+    {"cgroupns", required_argument, NULL, OPT_CGROUPNS},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     COVE_CLI_REMOTE_OPTIONS,
@@ -956,6 +962,15 @@ static int parse_create(const char *cmd, int argc, char **argv,
 				    "an absolute cgroup path",
 				    cmd, optarg);
 			json_object_set_new(host, "CgroupParent",
+					    json_string(optarg));
+			break;
+		case OPT_CGROUPNS:
+			if (strcmp(optarg, "host") && strcmp(optarg, "private"))
+				return cove_cli_failf(
+				    "%s: invalid --cgroupns '%s': expected "
+				    "host or private",
+				    cmd, optarg);
+			json_object_set_new(host, "CgroupnsMode",
 					    json_string(optarg));
 			break;
 		case OPT_PULL:
