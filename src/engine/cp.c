@@ -231,18 +231,11 @@ int cove_engine_cp(struct cove_engine *e, struct cove_ctr *c, bool to_container,
 	if (!strcmp(c->state, "running") || !strcmp(c->state, "paused")) {
 		root_path = cove_strdup_printf("/proc/%d/root", c->pid);
 	} else {
-		_cleanup_free_ char *dir = cove_engine_ctr_dir(e, c->id);
-		_cleanup_free_ char *file = NULL, *chain = NULL;
 		r = cove_engine_images(e, err);
 		if (r < 0)
 			return r;
-		file = cove_strdup_printf("%s/chain-id", dir ? dir : "");
-		if (!file)
-			return -ENOMEM;
-		r = cove_read_file(file, 256, &chain, NULL);
-		if (r < 0)
-			return cove_error_setx(err, r, "cannot read %s", file);
-		r = cove_snapshot_mount(e->snap, c->id, chain, &root_path, err);
+		r = cove_snapshot_mount(e->snap, c->id, cove_engine_chain_id(c),
+					&root_path, err);
 		if (r < 0)
 			return r;
 		mounted = true;

@@ -464,6 +464,18 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 	r = make_anon_volumes(e, config, &img, err);
 	if (r < 0)
 		goto out;
+	/* the layers, unpacked if needed; the top one is the rootfs's base */
+	r = cove_image_unpack(e->store, e->snap, &img, chain, err);
+	if (r < 0)
+		goto out;
+	{
+		json_t *gd = json_object(), *data = json_object();
+		json_object_set_new(
+		    gd, "Name", json_string(cove_snapshotter_driver(e->snap)));
+		json_object_set_new(data, "ChainID", json_string(chain));
+		json_object_set_new(gd, "Data", data);
+		json_object_set_new(config, "GraphDriver", gd);
+	}
 	/* the row first: it reserves the name before any work is done */
 	c.name = (char *)name;
 	c.image = (char *)image;
@@ -511,22 +523,6 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 		goto out;
 	}
 	made_dir = true;
-	r = cove_image_unpack(e->store, e->snap, &img, chain, err);
-	if (r < 0)
-		goto out;
-	{
-		_cleanup_free_ char *f = cove_strdup_printf("%s/chain-id", dir);
-		if (!f) {
-			r = -ENOMEM;
-			goto out;
-		}
-		r = cove_write_file_replace_at(AT_FDCWD, f, chain,
-					       strlen(chain), 0600);
-		if (r < 0) {
-			r = cove_error_setx(err, r, "cannot write %s", f);
-			goto out;
-		}
-	}
 	r = cove_snapshot_mount(e->snap, c.id, chain, &rootfs, err);
 	if (r < 0)
 		goto out;
@@ -548,9 +544,26 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 		if (r < 0)
 			goto out;
 	}
-	r = cove_bundle_write(dir, spec, err);
-	if (r < 0)
-		goto out;
+	{
+		/*
+		 * Without fsync: a container's config is rewritten at create
+		 * only, and a power cut that loses it loses the container's
+		 * just-made directory with it.
+		 */
+		_cleanup_free_ char *txt = json_dumps(spec, JSON_COMPACT);
+		_cleanup_free_ char *f =
+		    cove_strdup_printf("%s/config.json", dir);
+		if (!txt || !f) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = cove_write_file_replace_at(AT_FDCWD, f, txt, strlen(txt),
+					       0600);
+		if (r < 0) {
+			r = cove_error_setx(err, r, "cannot write %s", f);
+			goto out;
+		}
+	}
 	/*
 	 * The rootfs stays mounted for the start that usually follows; the
 	 * monitor unmounts it when the container exits and mounts it again at
@@ -573,6 +586,14 @@ out:
 	}
 	cove_image_release(&img);
 	return r;
+}
+
+const char *cove_engine_chain_id(const struct cove_ctr *c)
+{
+	const char *chain = json_string_value(json_object_get(
+	    json_object_get(json_object_get(c->config, "GraphDriver"), "Data"),
+	    "ChainID"));
+	return chain ? chain : "";
 }
 
 int cove_engine_name_validate(const char *name, struct cove_error *err)

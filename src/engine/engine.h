@@ -201,6 +201,9 @@ int cove_engine_cp(struct cove_engine *e, struct cove_ctr *c, bool to_container,
 int cove_engine_lookup(struct cove_engine *e, const char *name_or_id,
 		       struct cove_ctr *ret, struct cove_error *err);
 
+/* The chain id of @c's image's top layer ("" for an empty image). */
+const char *cove_engine_chain_id(const struct cove_ctr *c);
+
 /* docker's name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]* */
 int cove_engine_name_validate(const char *name, struct cove_error *err);
 

@@ -142,18 +142,13 @@ void cove_engine_release_runtime(struct cove_engine *e, struct cove_ctr *c)
 
 static int mount_rootfs(struct monitor *m, struct cove_error *err)
 {
-	_cleanup_free_ char *chain = NULL, *path = NULL, *file = NULL;
+	_cleanup_free_ char *path = NULL;
 	int r = cove_engine_images(m->e, err);
 
 	if (r < 0)
 		return r;
-	file = cove_strdup_printf("%s/chain-id", m->dir);
-	if (!file)
-		return -ENOMEM;
-	r = cove_read_file(file, 256, &chain, NULL);
-	if (r < 0)
-		return cove_error_setx(err, r, "cannot read %s", file);
-	return cove_snapshot_mount(m->e->snap, m->c->id, chain, &path, err);
+	return cove_snapshot_mount(m->e->snap, m->c->id,
+				   cove_engine_chain_id(m->c), &path, err);
 }
 
 static void attach_drop(struct monitor *m, size_t i)
@@ -529,7 +524,11 @@ static int finish_once(struct monitor *m, int status)
 	m->c->pid_start = 0;
 	free(m->c->state);
 	m->c->state = strdup("exited");
-	(void)db_update(m, COVE_CTR_STATE | COVE_CTR_PID | COVE_CTR_EXIT);
+	/* --rm (never with a restart policy): the row goes next anyway */
+	if (!json_is_true(json_object_get(
+		json_object_get(m->c->config, "HostConfig"), "AutoRemove")))
+		(void)db_update(m,
+				COVE_CTR_STATE | COVE_CTR_PID | COVE_CTR_EXIT);
 	return code;
 }
 
