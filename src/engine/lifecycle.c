@@ -50,6 +50,27 @@ static bool wait_gone(pid_t pid, uint64_t start, int ms)
 	return p.revents & POLLIN;
 }
 
+/* Alive and not a zombie (a killed monitor may wait to be reaped). */
+static bool pid_running(pid_t pid)
+{
+	char path[64], buf[512];
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
 static bool is_running_state(const char *s)
 {
 	return !strcmp(s, "running") || !strcmp(s, "paused") ||
@@ -80,7 +101,7 @@ int cove_engine_refresh(struct cove_engine *e, struct cove_ctr *c,
 
 	if (!is_running_state(c->state) && strcmp(c->state, "restarting"))
 		return 0;
-	monitor_alive = c->monitor_pid > 0 && kill(c->monitor_pid, 0) == 0;
+	monitor_alive = c->monitor_pid > 0 && pid_running(c->monitor_pid);
 	if (monitor_alive)
 		return 0;
 	if (cove_ctr_process_alive(c) && !strcmp(c->state, "restarting"))
@@ -189,10 +210,11 @@ int cove_engine_start(struct cove_engine *e, struct cove_ctr *c,
 int cove_engine_start_error_code(const struct cove_error *err)
 {
 	/* the shell's and podman's: 127 not found, 126 cannot be run */
-	if (err->code == ENOENT && strstr(err->msg, "not found"))
+	if (err->code == ENOENT &&
+	    (strstr(err->msg, "not found") || strstr(err->msg, "cannot exec")))
 		return 127;
-	if (err->code == EACCES || err->code == ENOEXEC ||
-	    (err->code == ENOENT && strstr(err->msg, "cannot exec")))
+	if ((err->code == EACCES || err->code == ENOEXEC) &&
+	    strstr(err->msg, "exec"))
 		return 126;
 	return 125;
 }
@@ -231,7 +253,7 @@ static void wait_recorded(struct cove_engine *e, struct cove_ctr *c)
 			*c = fresh;
 			return;
 		}
-		if (fresh.monitor_pid <= 0 || kill(fresh.monitor_pid, 0) < 0) {
+		if (fresh.monitor_pid <= 0 || !pid_running(fresh.monitor_pid)) {
 			cove_ctr_release(&fresh);
 			break;
 		}
