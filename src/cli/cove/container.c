@@ -181,6 +181,15 @@ static int each_ctr(struct cove_ctx *ctx, const char *cmd, int argc,
 	return r;
 }
 
+/* For commands whose only option is one flag: getopt has already refused
+ * any other, so whichever it is, it sets the flag. */
+static int flag_opt(int c, void *data)
+{
+	(void)c;
+	*(bool *)data = true;
+	return -1;
+}
+
 /* ---- start / stop / restart / kill / wait -------------------------------- */
 
 static const char start_help[] =
@@ -200,14 +209,6 @@ static const char start_help[] =
     "   -a, --attach   attach to the container's output\n"
     "   -h, --help     show this help\n";
 
-static int start_opt(int c, void *data)
-{
-	if (c != 'a')
-		return 125;
-	*(bool *)data = true;
-	return -1;
-}
-
 int cmd_start(struct cove_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {{"attach", no_argument, NULL, 'a'},
@@ -216,7 +217,7 @@ int cmd_start(struct cove_ctx *ctx, int argc, char **argv)
 	_cleanup_engine_ struct cove_engine *e = NULL;
 	bool attach = false;
 	int r = no_options("start", start_help, argc, argv, "ah", opts,
-			   start_opt, &attach);
+			   flag_opt, &attach);
 
 	if (r >= 0)
 		return r;
@@ -1304,14 +1305,6 @@ static const char cp_help[] =
     "                   root, files copied out to the caller)\n"
     "   -h, --help      show this help\n";
 
-static int archive_opt(int c, void *data)
-{
-	if (c != 'a')
-		return 125;
-	*(bool *)data = true;
-	return -1;
-}
-
 int cmd_cp(struct cove_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1324,7 +1317,7 @@ int cmd_cp(struct cove_ctx *ctx, int argc, char **argv)
 	struct cove_ctr c = {0};
 	const char *src, *dst, *colon, *host, *inside;
 	bool archive = false, to_container;
-	int r = no_options("cp", cp_help, argc, argv, "ah", opts, archive_opt,
+	int r = no_options("cp", cp_help, argc, argv, "ah", opts, flag_opt,
 			   &archive);
 
 	if (r >= 0)
@@ -1382,14 +1375,6 @@ static const char attach_help[] =
     "   --no-stdin   do not pass stdin on\n"
     "   -h, --help   show this help\n";
 
-static int attach_opt(int c, void *data)
-{
-	if (c != 1)
-		return 125;
-	*(bool *)data = true;
-	return -1;
-}
-
 int cmd_attach(struct cove_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {{"no-stdin", no_argument, NULL, 1},
@@ -1406,7 +1391,7 @@ int cmd_attach(struct cove_ctx *ctx, int argc, char **argv)
 	uint32_t left = 0;
 	int stream = 1, code = 0;
 	int r = no_options("attach", attach_help, argc, argv, "h", opts,
-			   attach_opt, &no_stdin);
+			   flag_opt, &no_stdin);
 
 	if (r >= 0)
 		return r;
