@@ -5,6 +5,7 @@ import os
 
 
 from conftest import wait_for
+from registry import registry_plain  # noqa: F401
 
 IMAGE = "localhost/busybox"
 
@@ -171,3 +172,19 @@ def test_system_prune(engine):
     # rmi refuses it too
     p = engine.fail("rmi", IMAGE)
     assert "in use by container live" in p.stderr
+
+
+def test_run_pulls_a_missing_image(engine, registry_plain):
+    """cove run of an image the store lacks pulls it first (--pull
+    missing, the default); --pull never refuses; a second run reuses it."""
+    dest = f"{registry_plain.host}/cove/busybox:run"
+    engine.run("push", "--tls-verify=false", IMAGE, dest)
+    engine.run("rmi", IMAGE)
+    p = engine.fail("run", *engine.create_opts(), "--pull", "never", "--rm",
+                    dest, "true")
+    assert dest in p.stderr or "no such image" in p.stderr.lower()
+    p = engine.run_ctr("--rm", "--tls-verify=false", dest, "echo", "pulled")
+    assert p.stdout == "pulled\n"
+    assert "Trying to pull" in p.stderr
+    p = engine.run_ctr("--rm", "-q", "--pull", "never", dest, "echo", "again")
+    assert p.stdout == "again\n"
