@@ -7,6 +7,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <ftw.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -336,6 +337,122 @@ static void remove_anon_volumes(struct cove_engine *e, const json_t *config)
 	}
 }
 
+/*
+ * --userns=auto: each such container gets its own 65536 host ids, from
+ * 2^31 up in slots of 65536 (above any id a distribution hands out), the
+ * lowest slot no other container of this engine holds.  Chosen at
+ * create; recorded as HostConfig.IDMapBase.
+ */
+#define USERNS_AUTO_FIRST 0x80000000u
+#define USERNS_AUTO_SIZE 65536u
+#define USERNS_AUTO_SLOTS 8192u
+
+static int userns_auto_base(sqlite3 *db, uint32_t *ret, struct cove_error *err)
+{
+	struct cove_ctr *cs = NULL;
+	size_t n = 0;
+	int r = cove_ctr_list(db, &cs, &n, err);
+
+	if (r < 0)
+		return r;
+	for (uint32_t slot = 0; slot < USERNS_AUTO_SLOTS; slot++) {
+		uint32_t base = USERNS_AUTO_FIRST + slot * USERNS_AUTO_SIZE;
+		bool used = false;
+		for (size_t i = 0; i < n && !used; i++)
+			used = json_integer_value(json_object_get(
+				   json_object_get(cs[i].config, "HostConfig"),
+				   "IDMapBase")) == base;
+		if (!used) {
+			cove_ctrs_free(cs, n);
+			*ret = base;
+			return 0;
+		}
+	}
+	cove_ctrs_free(cs, n);
+	return cove_error_set(err, ENOSPC,
+			      "--userns=auto: every id range is in use");
+}
+
+static uint32_t shifted(uint32_t id, uint32_t base)
+{
+	return id < USERNS_AUTO_SIZE ? base + id : base + USERNS_AUTO_SIZE - 2;
+}
+
+/*
+ * Give the container's private copy of the image the ids of its user
+ * namespace: every owner shifted by @base.  The tree was just copied
+ * from the image and no process uses it yet; the walk never follows a
+ * symlink (nftw FTW_PHYS, fchownat AT_SYMLINK_NOFOLLOW).  chown clears
+ * set-id bits, so the mode is put back after it.
+ */
+static uint32_t shift_base;
+static int shift_err;
+
+static int shift_one(const char *path, const struct stat *st, int flag,
+		     struct FTW *ftw)
+{
+	(void)flag;
+	(void)ftw;
+	if (lchown(path, shifted(st->st_uid, shift_base),
+		   shifted(st->st_gid, shift_base)) < 0) {
+		shift_err = -errno;
+		return 1;
+	}
+	if (!S_ISLNK(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)) &&
+	    chmod(path, st->st_mode & 07777) < 0) {
+		shift_err = -errno;
+		return 1;
+	}
+	return 0;
+}
+
+static int shift_tree(const char *root, uint32_t base, struct cove_error *err)
+{
+	shift_base = base;
+	shift_err = 0;
+	if (nftw(root, shift_one, 32, FTW_PHYS | FTW_MOUNT) != 0)
+		return cove_error_setx(err, shift_err ? shift_err : EIO,
+				       "--userns=auto: cannot shift the owners "
+				       "under %s",
+				       root);
+	return 0;
+}
+
+/*
+ * The runtime reaches the rootfs and the /etc files as the container's
+ * root, a host id with no rights of its own: the directories on their way
+ * must let others through (0711: search, not list; the names below them
+ * are random ids).
+ */
+static int userns_traversable(struct cove_engine *e, const char *id,
+			      struct cove_error *err)
+{
+	const char *driver = cove_snapshotter_driver(e->snap);
+	char *paths[5] = {
+	    cove_strdup_printf("%s", e->root),
+	    cove_strdup_printf("%s/%s-containers", e->root, driver),
+	    cove_strdup_printf("%s/%s-containers/%s", e->root, driver, id),
+	    cove_strdup_printf("%s/containers", e->root),
+	    cove_strdup_printf("%s/containers/%s", e->root, id),
+	};
+	int r = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		struct stat st;
+		if (!paths[i]) {
+			r = -ENOMEM;
+			continue;
+		}
+		if (r >= 0 && stat(paths[i], &st) == 0 &&
+		    (st.st_mode & 0001) == 0 &&
+		    chmod(paths[i], (st.st_mode & 07777) | 0111) < 0)
+			r = cove_error_setx(err, errno, "cannot chmod %s",
+					    paths[i]);
+		free(paths[i]);
+	}
+	return r;
+}
+
 /* A port no socket of this network namespace is bound to now. */
 static int free_port(const char *proto, uint16_t *ret)
 {
@@ -461,6 +578,39 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 	r = resolve_ports(config, &img, err);
 	if (r < 0)
 		goto out;
+	if (!strcmp(json_string_value(json_object_get(
+			json_object_get(config, "HostConfig"), "UsernsMode"))
+			?: "",
+		    "auto")) {
+		uint32_t base = 0;
+		if (e->rootless) {
+			r = cove_error_set(
+			    err, EINVAL,
+			    "--userns=auto is for root: rootless "
+			    "containers run in the user's own "
+			    "user namespace already");
+			goto out;
+		}
+		if (strcmp(cove_snapshotter_driver(e->snap), "vfs")) {
+			/*
+			 * overlayfs mounts cannot be idmapped on this kernel
+			 * (mount_setattr: EINVAL), so the rootfs must be a
+			 * copy whose owners can be shifted.
+			 */
+			r = cove_error_set(
+			    err, ENOTSUP,
+			    "--userns=auto needs --storage-driver "
+			    "vfs: the container's root file "
+			    "system is then its own copy, whose "
+			    "owners cove shifts");
+			goto out;
+		}
+		r = userns_auto_base(db, &base, err);
+		if (r < 0)
+			goto out;
+		json_object_set_new(json_object_get(config, "HostConfig"),
+				    "IDMapBase", json_integer(base));
+	}
 	r = make_anon_volumes(e, config, &img, err);
 	if (r < 0)
 		goto out;
@@ -527,6 +677,18 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 	if (r < 0)
 		goto out;
 	mounted = true;
+	{
+		json_int_t base = json_integer_value(json_object_get(
+		    json_object_get(config, "HostConfig"), "IDMapBase"));
+		if (base > 0) {
+			r = shift_tree(rootfs, (uint32_t)base, err);
+			if (r < 0)
+				goto out;
+			r = userns_traversable(e, c.id, err);
+			if (r < 0)
+				goto out;
+		}
+	}
 	if (!hostname || !*hostname)
 		hostname = c.id; /* truncated to 12 below */
 	{

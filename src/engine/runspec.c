@@ -751,6 +751,21 @@ int cove_engine_build_spec(struct cove_engine *e, const char *id,
 			}
 		}
 	}
+	if (i64(host, "IDMapBase") > 0) {
+		/* --userns=auto: root in a user namespace of its own ids */
+		json_t *ns = json_object(), *um = json_array(),
+		       *gm = json_array(), *m = json_object();
+		json_object_set_new(ns, "type", json_string("user"));
+		json_array_append_new(json_object_get(lx, "namespaces"), ns);
+		json_object_set_new(m, "containerID", json_integer(0));
+		json_object_set_new(m, "hostID",
+				    json_integer(i64(host, "IDMapBase")));
+		json_object_set_new(m, "size", json_integer(65536));
+		json_array_append(um, m);
+		json_array_append_new(gm, m);
+		json_object_set_new(lx, "uidMappings", um);
+		json_object_set_new(lx, "gidMappings", gm);
+	}
 	if (!e->rootless)
 		set_resources(lx, host);
 	set_ulimits(proc, host);

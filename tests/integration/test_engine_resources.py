@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import cgroup_mounts, cgroup_v1_path, read_file
+from conftest import cgroup_mounts, cgroup_v1_path, read_file, wait_for
 from test_engine import (
     CAP_CHOWN,
     CAP_NET_RAW,
@@ -443,3 +443,34 @@ def test_cgroupns_default_and_private(engine):
                        "/proc/self/cgroup")
     assert engine.cgparent not in p.stdout
     assert engine.fail("run", "--cgroupns", "bogus", IMAGE, "true").returncode == 125
+
+
+def test_userns_auto(engine):
+    """--userns=auto (vfs storage here): root in the container is a host
+    id of a range no other container holds; the image's files are owned
+    by that range on the host."""
+    vfs = ("--storage-driver", "vfs")
+    ids = []
+    for name in ("ua", "ub"):
+        p = engine.run(*vfs, "run", "-d", *engine.create_opts(), "--name", name,
+                       "--userns", "auto", IMAGE, "sh", "-c",
+                       "touch /made && sleep 300")
+        ids.append(p.stdout.strip())
+    engine.record_pids()
+    maps = [engine.run(*vfs, "exec", n, "cat", "/proc/self/uid_map").stdout.split()
+            for n in ("ua", "ub")]
+    assert maps[0][0] == "0" and maps[0][2] == "65536"
+    assert maps[0][1] != maps[1][1]
+    base = int(maps[0][1])
+    assert base >= 2 ** 31
+    assert engine.run(*vfs, "exec", "ua", "id", "-u").stdout.strip() == "0"
+    # on the host, the container's files belong to its range
+    rootfs = os.path.join(engine.root, "vfs-containers", ids[0], "rootfs")
+    wait_for(lambda: os.path.exists(os.path.join(rootfs, "made")), what="/made")
+    assert os.stat(os.path.join(rootfs, "made")).st_uid == base
+    assert os.lstat(os.path.join(rootfs, "bin")).st_uid == base
+    # the default (overlay) storage refuses it with the reason
+    p = engine.fail("run", *engine.create_opts(), "--userns", "auto", IMAGE, "true")
+    assert "--storage-driver vfs" in p.stderr
+    engine.run(*vfs, "rm", "-f", "ua", "ub")
+    assert not os.path.exists(rootfs)

@@ -65,8 +65,13 @@
 	"                              label=disable\n"                        \
 	"   --privileged               every capability, no seccomp, all "     \
 	"devices\n"                                                            \
-	"   --userns MODE              host (the default; no other mode "      \
-	"yet)\n"                                                               \
+	"   --userns host|auto         host: cove's own user namespace (the\n" \
+	"                              default); auto: a private one, its "    \
+	"root\n"                                                               \
+	"                              mapped to 65536 ids no other "          \
+	"container\n"                                                          \
+	"                              uses (needs --storage-driver vfs "      \
+	"here)\n"                                                              \
 	"   -m, --memory SIZE          memory limit (b, k, m, g)\n"            \
 	"   --memory-swap SIZE         memory + swap limit (-1: unlimited)\n"  \
 	"   --cpus N                   CPU limit (e.g. 1.5)\n"                 \
@@ -765,13 +770,15 @@ static int parse_create(const char *cmd, int argc, char **argv,
 			json_object_set_new(host, "Privileged", json_true());
 			break;
 		case OPT_USERNS:
-			if (strcmp(optarg, "host") && *optarg)
+			if (!strcmp(optarg, "auto")) {
+				json_object_set_new(host, "UsernsMode",
+						    json_string("auto"));
+			} else if (strcmp(optarg, "host") && *optarg) {
 				return cove_cli_failf(
-				    "%s: --userns '%s' is not supported yet: "
-				    "containers share the user namespace cove "
-				    "runs in (host for root, the user's own "
-				    "when rootless)",
+				    "%s: invalid --userns '%s': supported are "
+				    "host and auto",
 				    cmd, optarg);
+			}
 			break;
 		case 'm':
 		case OPT_MEMORY_SWAP: {
