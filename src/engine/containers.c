@@ -16,23 +16,28 @@ static void stmt_finalizep(sqlite3_stmt **s)
 }
 #define _cleanup_stmt_ _cleanup_(stmt_finalizep)
 
-static const char schema[] = "CREATE TABLE IF NOT EXISTS containers ("
-			     " id TEXT PRIMARY KEY NOT NULL,"
-			     " name TEXT NOT NULL UNIQUE,"
-			     " image TEXT NOT NULL,"
-			     " image_id TEXT NOT NULL,"
-			     " created INTEGER NOT NULL,"
-			     " state TEXT NOT NULL,"
-			     " pid INTEGER NOT NULL DEFAULT 0,"
-			     " pid_start INTEGER NOT NULL DEFAULT 0,"
-			     " monitor_pid INTEGER NOT NULL DEFAULT 0,"
-			     " exit_code INTEGER NOT NULL DEFAULT -1,"
-			     " oom_killed INTEGER NOT NULL DEFAULT 0,"
-			     " stop_requested INTEGER NOT NULL DEFAULT 0,"
-			     " started_at INTEGER NOT NULL DEFAULT 0,"
-			     " finished_at INTEGER NOT NULL DEFAULT 0,"
-			     " restart_count INTEGER NOT NULL DEFAULT 0,"
-			     " config TEXT NOT NULL);";
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS containers ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " name TEXT NOT NULL UNIQUE,"
+    " image TEXT NOT NULL,"
+    " image_id TEXT NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " state TEXT NOT NULL,"
+    " pid INTEGER NOT NULL DEFAULT 0,"
+    " pid_start INTEGER NOT NULL DEFAULT 0,"
+    " monitor_pid INTEGER NOT NULL DEFAULT 0,"
+    " exit_code INTEGER NOT NULL DEFAULT -1,"
+    " oom_killed INTEGER NOT NULL DEFAULT 0,"
+    " stop_requested INTEGER NOT NULL DEFAULT 0,"
+    " started_at INTEGER NOT NULL DEFAULT 0,"
+    " finished_at INTEGER NOT NULL DEFAULT 0,"
+    " restart_count INTEGER NOT NULL DEFAULT 0,"
+    " config TEXT NOT NULL);"
+    /* --userns=auto: no two containers hold one id range */
+    "CREATE UNIQUE INDEX IF NOT EXISTS containers_idmap ON containers("
+    " json_extract(config, '$.HostConfig.IDMapBase'))"
+    " WHERE json_extract(config, '$.HostConfig.IDMapBase') IS NOT NULL;";
 
 #define COLUMNS                                                                \
 	"id, name, image, image_id, created, state, pid, pid_start, "          \
@@ -175,6 +180,12 @@ int cove_ctr_insert(sqlite3 *db, const struct cove_ctr *c,
 	sqlite3_bind_int(st, 15, c->restart_count);
 	sqlite3_bind_text(st, 16, cfg, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT &&
+	    strstr(sqlite3_errmsg(db), "containers_idmap"))
+		return cove_error_set(err, EADDRINUSE,
+				      "the user namespace id range of "
+				      "container %s is taken",
+				      c->name);
 	if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT)
 		return cove_error_set(err, EEXIST,
 				      "the container name \"%s\" is already "

@@ -49,7 +49,8 @@ int cove_containers_init_schema(sqlite3 *db, struct cove_error *err);
 
 /*
  * Insert @c.  A name already taken is -EEXIST with a message naming it (as
- * is an id, which cannot happen with random ids).
+ * is an id, which cannot happen with random ids); a HostConfig.IDMapBase
+ * another container holds is -EADDRINUSE.
  */
 int cove_ctr_insert(sqlite3 *db, const struct cove_ctr *c,
 		    struct cove_error *err);

@@ -635,6 +635,17 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 	c.exit_code = -1;
 	c.config = config;
 	r = cove_ctr_insert(db, &c, err);
+	/* another create took the same id range meanwhile: the next one */
+	for (int tries = 0; r == -EADDRINUSE && tries < 20; tries++) {
+		uint32_t base = 0;
+		cove_error_clear(err);
+		r = userns_auto_base(db, &base, err);
+		if (r < 0)
+			break;
+		json_object_set_new(json_object_get(config, "HostConfig"),
+				    "IDMapBase", json_integer(base));
+		r = cove_ctr_insert(db, &c, err);
+	}
 	/*
 	 * A generated name that is taken: another one (docker's way), and
 	 * after a few collisions one with a number, which cannot run out.

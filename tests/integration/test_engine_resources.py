@@ -474,3 +474,16 @@ def test_userns_auto(engine):
     assert "--storage-driver vfs" in p.stderr
     engine.run(*vfs, "rm", "-f", "ua", "ub")
     assert not os.path.exists(rootfs)
+
+
+def test_userns_auto_concurrent_creates_get_distinct_ranges(engine):
+    vfs = ("--storage-driver", "vfs")
+    procs = [engine.popen(*vfs, "create", *engine.create_opts(), "--name",
+                          f"uc{i}", "--userns", "auto", IMAGE, "true")
+             for i in range(4)]
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    bases = [engine.inspect(f"uc{i}")["HostConfig"]["IDMapBase"] for i in range(4)]
+    assert len(set(bases)) == 4, bases
+    engine.run(*vfs, "rm", *[f"uc{i}" for i in range(4)])
