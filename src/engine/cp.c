@@ -234,8 +234,7 @@ int cove_engine_cp(struct cove_engine *e, struct cove_ctr *c, bool to_container,
 		r = cove_engine_images(e, err);
 		if (r < 0)
 			return r;
-		r = cove_snapshot_mount(e->snap, c->id, cove_engine_chain_id(c),
-					&root_path, err);
+		r = cove_engine_mount_rootfs(e, c, &root_path, err);
 		if (r < 0)
 			return r;
 		mounted = true;

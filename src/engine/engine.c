@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -428,6 +429,7 @@ static int userns_traversable(struct cove_engine *e, const char *id,
 			      struct cove_error *err)
 {
 	const char *driver = cove_snapshotter_driver(e->snap);
+	char up[PATH_MAX];
 	char *paths[5] = {
 	    cove_strdup_printf("%s", e->root),
 	    cove_strdup_printf("%s/%s-containers", e->root, driver),
@@ -437,6 +439,24 @@ static int userns_traversable(struct cove_engine *e, const char *id,
 	};
 	int r = 0;
 
+	/* the storage root's own parents are the user's: say what to do */
+	snprintf(up, sizeof(up), "%s", e->root);
+	for (char *slash = strrchr(up, '/'); slash && slash != up;
+	     slash = strrchr(up, '/')) {
+		struct stat st;
+		*slash = '\0';
+		if (stat(up, &st) == 0 && !(st.st_mode & 0001)) {
+			r = cove_error_set(
+			    err, EACCES,
+			    "--userns=auto: the container's root "
+			    "is an unprivileged host id, which "
+			    "cannot reach the storage under %s "
+			    "(mode %04o): make it searchable "
+			    "(chmod o+x) or use another --root",
+			    up, (unsigned)(st.st_mode & 07777));
+			break;
+		}
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
 		struct stat st;
 		if (!paths[i]) {
@@ -591,20 +611,6 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 			    "user namespace already");
 			goto out;
 		}
-		if (strcmp(cove_snapshotter_driver(e->snap), "vfs")) {
-			/*
-			 * overlayfs mounts cannot be idmapped on this kernel
-			 * (mount_setattr: EINVAL), so the rootfs must be a
-			 * copy whose owners can be shifted.
-			 */
-			r = cove_error_set(
-			    err, ENOTSUP,
-			    "--userns=auto needs --storage-driver "
-			    "vfs: the container's root file "
-			    "system is then its own copy, whose "
-			    "owners cove shifts");
-			goto out;
-		}
 		r = userns_auto_base(db, &base, err);
 		if (r < 0)
 			goto out;
@@ -684,7 +690,8 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 		goto out;
 	}
 	made_dir = true;
-	r = cove_snapshot_mount(e->snap, c.id, chain, &rootfs, err);
+	c.config = config;
+	r = cove_engine_mount_rootfs(e, &c, &rootfs, err);
 	if (r < 0)
 		goto out;
 	mounted = true;
@@ -692,9 +699,12 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 		json_int_t base = json_integer_value(json_object_get(
 		    json_object_get(config, "HostConfig"), "IDMapBase"));
 		if (base > 0) {
-			r = shift_tree(rootfs, (uint32_t)base, err);
-			if (r < 0)
-				goto out;
+			/* vfs: the container's own copy, shifted here */
+			if (!strcmp(cove_snapshotter_driver(e->snap), "vfs")) {
+				r = shift_tree(rootfs, (uint32_t)base, err);
+				if (r < 0)
+					goto out;
+			}
 			r = userns_traversable(e, c.id, err);
 			if (r < 0)
 				goto out;
@@ -759,6 +769,30 @@ out:
 	}
 	cove_image_release(&img);
 	return r;
+}
+
+int cove_engine_mount_rootfs(struct cove_engine *e, const struct cove_ctr *c,
+			     char **ret_path, struct cove_error *err)
+{
+	json_int_t base = json_integer_value(json_object_get(
+	    json_object_get(c->config, "HostConfig"), "IDMapBase"));
+	struct cove_id_mapping map = {
+	    .container_id = 0, .host_id = (uint32_t)base, .size = 65536};
+	_cleanup_close_ int userns = -1;
+	int r = cove_engine_images(e, err);
+
+	if (r < 0)
+		return r;
+	if (base <= 0 || strcmp(cove_snapshotter_driver(e->snap), "overlay"))
+		return cove_snapshot_mount(
+		    e->snap, c->id, cove_engine_chain_id(c), ret_path, err);
+	/* --userns=auto on overlay: the layers through idmapped mounts */
+	r = cove_idmap_userns_fd(&map, 1, &map, 1, &userns, err);
+	if (r < 0)
+		return r;
+	return cove_snapshot_mount_idmapped(
+	    e->snap, c->id, cove_engine_chain_id(c), userns, (uint32_t)base,
+	    (uint32_t)base, ret_path, err);
 }
 
 const char *cove_engine_chain_id(const struct cove_ctr *c)

@@ -201,6 +201,13 @@ int cove_engine_cp(struct cove_engine *e, struct cove_ctr *c, bool to_container,
 int cove_engine_lookup(struct cove_engine *e, const char *name_or_id,
 		       struct cove_ctr *ret, struct cove_error *err);
 
+/*
+ * Mount (or find mounted) @c's root file system; with --userns=auto on
+ * overlay through idmapped layers.  *ret_path: the directory, caller frees.
+ */
+int cove_engine_mount_rootfs(struct cove_engine *e, const struct cove_ctr *c,
+			     char **ret_path, struct cove_error *err);
+
 /* The chain id of @c's image's top layer ("" for an empty image). */
 const char *cove_engine_chain_id(const struct cove_ctr *c);
 

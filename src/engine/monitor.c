@@ -143,12 +143,8 @@ void cove_engine_release_runtime(struct cove_engine *e, struct cove_ctr *c)
 static int mount_rootfs(struct monitor *m, struct cove_error *err)
 {
 	_cleanup_free_ char *path = NULL;
-	int r = cove_engine_images(m->e, err);
 
-	if (r < 0)
-		return r;
-	return cove_snapshot_mount(m->e->snap, m->c->id,
-				   cove_engine_chain_id(m->c), &path, err);
+	return cove_engine_mount_rootfs(m->e, m->c, &path, err);
 }
 
 static void attach_drop(struct monitor *m, size_t i)

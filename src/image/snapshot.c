@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -762,8 +763,14 @@ static char *cont_path(struct cove_snapshotter *s, const char *id,
 static bool is_mountpoint(const char *path)
 {
 	_cleanup_free_ char *up = cove_strdup_printf("%s/..", path);
+	struct statx sx;
 	struct stat a, b;
 
+	/* the root of a mount, bind mounts of the same file system too */
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS,
+		  &sx) == 0 &&
+	    (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+		return sx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
 	return up && stat(path, &a) == 0 && stat(up, &b) == 0 &&
 	       (a.st_dev != b.st_dev || a.st_ino == b.st_ino);
 }
@@ -952,9 +959,75 @@ static int open_container(struct cove_snapshotter *s, const char *id,
 	return 0;
 }
 
+/*
+ * @lower seen through an idmapped mount of @userns_fd, attached at
+ * <container>/lower-@i (made, or reused when already there).  *ret is
+ * that path.
+ */
+static int idmap_lower(struct cove_snapshotter *s, int cfd, const char *id,
+		       size_t i, const char *lower, int userns_fd, char **ret,
+		       struct cove_error *err)
+{
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP,
+				  .userns_fd = (uint64_t)userns_fd};
+	_cleanup_close_ int tree = -1;
+	char name[32];
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	snprintf(name, sizeof(name), "lower-%zu", i);
+	path = cont_path(s, id, name);
+	if (!path)
+		return cove_error_set(err, ENOMEM, "out of memory");
+	r = mkdir_at(cfd, name, 0700, NULL);
+	if (r < 0)
+		return cove_error_setx(err, r, "cannot create '%s'", path);
+	if (!is_mountpoint(path)) {
+		tree = (int)syscall(SYS_open_tree, AT_FDCWD, lower,
+				    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (tree < 0)
+			return cove_error_setx(
+			    err, errno, "cannot clone layer '%s'", lower);
+		if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr,
+			    sizeof(attr)) < 0)
+			return cove_error_setx(
+			    err, errno, "cannot idmap layer '%s'", lower);
+		if (move_mount(tree, "", AT_FDCWD, path,
+			       MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return cove_error_setx(
+			    err, errno, "cannot attach layer '%s'", lower);
+	}
+	*ret = TAKE_PTR(path);
+	return 0;
+}
+
+/* Unmount the idmapped layers of container @id (lower-0, lower-1...). */
+static void unmount_idmapped_lowers(struct cove_snapshotter *s, const char *id)
+{
+	for (size_t i = 0;; i++) {
+		char name[32];
+		_cleanup_free_ char *path = NULL;
+		struct stat st;
+
+		snprintf(name, sizeof(name), "lower-%zu", i);
+		path = cont_path(s, id, name);
+		if (!path || lstat(path, &st) < 0)
+			return;
+		if (is_mountpoint(path) && umount2(path, UMOUNT_NOFOLLOW) < 0 &&
+		    errno == EBUSY)
+			(void)umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
+	}
+}
+
+struct idmap_req {
+	int userns_fd;
+	uint32_t uid, gid;
+};
+
 static int mount_overlay_container(struct cove_snapshotter *s, int cfd,
 				   const char *id, const char *chain_id,
-				   char **ret_path, struct cove_error *err)
+				   const struct idmap_req *map, char **ret_path,
+				   struct cove_error *err)
 {
 	_cleanup_free_ char *upper = cont_path(s, id, "upper"),
 			    *work = cont_path(s, id, "work"),
@@ -998,6 +1071,23 @@ static int mount_overlay_container(struct cove_snapshotter *s, int cfd,
 	 * The merged root takes the upper dir's owner and mode: give it
 	 * those of the image's root, once (later the container owns it).
 	 */
+	if (map) {
+		/*
+		 * The layers through idmapped mounts: the container's root
+		 * sees the image's owners; what it writes lands in the upper
+		 * dir with its own host ids, and copy-ups keep the mapped
+		 * owners.
+		 */
+		for (size_t i = 0; lowers[i]; i++) {
+			char *mapped = NULL;
+			r = idmap_lower(s, cfd, id, i, lowers[i],
+					map->userns_fd, &mapped, err);
+			if (r < 0)
+				return r;
+			free(lowers[i]);
+			lowers[i] = mapped;
+		}
+	}
 	if (made_upper && stat(lowers[0], &st) == 0 &&
 	    (fchownat(cfd, "upper", st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) <
 		 0 ||
@@ -1188,9 +1278,38 @@ int cove_snapshot_mount(struct cove_snapshotter *s, const char *id,
 	if (r < 0)
 		return r;
 	if (s->overlay)
-		return mount_overlay_container(s, cfd, id, chain_id, ret_path,
-					       err);
+		return mount_overlay_container(s, cfd, id, chain_id, NULL,
+					       ret_path, err);
 	return copy_vfs_container(s, cfd, id, chain_id, ret_path, err);
+}
+
+int cove_snapshot_mount_idmapped(struct cove_snapshotter *s, const char *id,
+				 const char *chain_id, int userns_fd,
+				 uint32_t base_uid, uint32_t base_gid,
+				 char **ret_path, struct cove_error *err)
+{
+	struct idmap_req map = {
+	    .userns_fd = userns_fd, .uid = base_uid, .gid = base_gid};
+	_cleanup_close_ int cfd = -1;
+	int r;
+
+	if (!s->overlay)
+		return cove_error_set(err, ENOTSUP,
+				      "idmapped layers need the overlay "
+				      "driver");
+	if (!chain_id)
+		chain_id = "";
+	if (!valid_id(id))
+		return cove_error_set(err, EINVAL, "invalid container id '%s'",
+				      id ? id : "");
+	if (*chain_id && !valid_digest(chain_id))
+		return cove_error_set(err, EINVAL, "invalid chain id '%s'",
+				      chain_id);
+	r = open_container(s, id, chain_id, &cfd, err);
+	if (r < 0)
+		return r;
+	return mount_overlay_container(s, cfd, id, chain_id, &map, ret_path,
+				       err);
 }
 
 int cove_snapshot_unmount(struct cove_snapshotter *s, const char *id,
@@ -1206,15 +1325,14 @@ int cove_snapshot_unmount(struct cove_snapshotter *s, const char *id,
 	merged = cont_path(s, id, "merged");
 	if (!merged)
 		return cove_error_set(err, ENOMEM, "out of memory");
-	if (!is_mountpoint(merged))
-		return 0;
-	if (umount2(merged, UMOUNT_NOFOLLOW) < 0) {
+	if (is_mountpoint(merged) && umount2(merged, UMOUNT_NOFOLLOW) < 0) {
 		/* still busy (a process holds it): detach it all the same */
 		if (errno != EBUSY ||
 		    umount2(merged, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
 			return cove_error_setx(err, errno,
 					       "cannot unmount '%s'", merged);
 	}
+	unmount_idmapped_lowers(s, id);
 	return 0;
 }
 

@@ -469,11 +469,36 @@ def test_userns_auto(engine):
     wait_for(lambda: os.path.exists(os.path.join(rootfs, "made")), what="/made")
     assert os.stat(os.path.join(rootfs, "made")).st_uid == base
     assert os.lstat(os.path.join(rootfs, "bin")).st_uid == base
-    # the default (overlay) storage refuses it with the reason
-    p = engine.fail("run", *engine.create_opts(), "--userns", "auto", IMAGE, "true")
-    assert "--storage-driver vfs" in p.stderr
     engine.run(*vfs, "rm", "-f", "ua", "ub")
     assert not os.path.exists(rootfs)
+
+
+def test_userns_auto_overlay(engine):
+    """With overlay the layers are seen through idmapped mounts: the
+    container sees the image's owners, what it writes lands in its upper
+    dir with its own host ids, and the shared layers stay untouched."""
+    cid = engine.run_d("--name", "uo", "--userns", "auto", IMAGE, "sh", "-c",
+                       "touch /made && sleep 300")
+    base = int(engine.run("exec", "uo", "cat", "/proc/self/uid_map").stdout.split()[1])
+    assert base >= 2 ** 31
+    p = engine.run("exec", "uo", "stat", "-c", "%u", "/bin/busybox", "/made")
+    assert p.stdout.split() == ["0", "0"]
+    upper = os.path.join(engine.root, "overlay-containers", cid, "upper")
+    wait_for(lambda: os.path.exists(os.path.join(upper, "made")), what="/made")
+    assert os.stat(os.path.join(upper, "made")).st_uid == base
+    layers = os.path.join(engine.root, "overlay")
+    before = {d: os.listdir(os.path.join(layers, d, "diff"))
+              for d in os.listdir(layers) if len(d) == 64}
+    engine.run("stop", "-t", "0", "uo")
+    engine.run("start", "uo")
+    assert engine.run("exec", "uo", "ls", "/made").returncode == 0
+    engine.run("rm", "-f", "uo")
+    # the idmapped layer mounts are gone and the layers intact
+    assert not [m for m in engine.mounts() if "overlay-containers" in m]
+    after = {d: os.listdir(os.path.join(layers, d, "diff")) for d in before}
+    assert after == before
+    # a plain container still runs on the same layers
+    assert engine.run_ctr("--rm", IMAGE, "echo", "ok").stdout == "ok\n"
 
 
 def test_userns_auto_concurrent_creates_get_distinct_ranges(engine):

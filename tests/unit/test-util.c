@@ -568,6 +568,33 @@ static int rm_rf_mount_child(void *arg)
 		return 18;
 	if (cove_rm_rf(tree) != 0 || access(tree, F_OK) == 0)
 		return 19;
+
+	/*
+	 * A bind mount of a directory of the same file system: same st_dev
+	 * as its parent, still never entered (it could be an image layer).
+	 */
+	{
+		_cleanup_free_ char *src = cove_strdup_printf("%s/src", dir);
+		_cleanup_free_ char *keep =
+		    cove_strdup_printf("%s/src/keep", dir);
+		if (!src || !keep || mkdir(src, 0755) < 0)
+			return 20;
+		fd = open(keep, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return 21;
+		close(fd);
+		if (mkdir(tree, 0755) < 0 || mkdir(sub, 0755) < 0 ||
+		    mkdir(mnt, 0755) < 0)
+			return 22;
+		if (mount(src, mnt, NULL, MS_BIND, NULL) < 0)
+			return 77;
+		if (cove_rm_rf(tree) != -EBUSY)
+			return 23;
+		if (access(keep, F_OK) < 0)
+			return 24;
+		if (umount2(mnt, 0) < 0 || cove_rm_rf(tree) != 0)
+			return 25;
+	}
 	return 0;
 }
 
