@@ -189,8 +189,8 @@ static bool is_mount_root(int dfd, const char *name)
 {
 	struct statx sx;
 
-	return statx(dfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS,
-		     &sx) == 0 &&
+	return statx(dfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx) ==
+		   0 &&
 	       (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
 	       (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
