@@ -188,3 +188,14 @@ def test_run_pulls_a_missing_image(engine, registry_plain):
     assert "Trying to pull" in p.stderr
     p = engine.run_ctr("--rm", "-q", "--pull", "never", dest, "echo", "again")
     assert p.stdout == "again\n"
+
+
+def test_format_templates(engine):
+    cid = engine.run_d("--name", "fmt", "-e", "K=v", IMAGE, "sleep", "300")
+    out = engine.run("ps", "--format", "{{.ID}}\\t{{.Name}}\\t{{.State}}").stdout
+    assert out == f"{cid[:12]}\tfmt\trunning\n"
+    out = engine.run("inspect", "--format", "{{.State.Status}} {{json .Config.Env}}",
+                     "fmt").stdout
+    status, env = out.rstrip("\n").split(" ", 1)
+    assert status == "running" and "K=v" in json.loads(env)
+    assert engine.fail("ps", "--format", "{{.ID").returncode == 125

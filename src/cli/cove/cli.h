@@ -39,6 +39,16 @@ int cove_cli_dispatch(struct cove_ctx *ctx, const struct cove_command *cmds,
 
 int cmd_version(struct cove_ctx *ctx, int argc, char **argv);
 
+#include <jansson.h>
+
+/*
+ * format.c: --format templates.  Whether @format is one ("{{" in it), and
+ * print @obj through it, with a newline: {{.A.B}}, {{json .A}}, \t, \n.
+ * Returns 0 or an exit status (message printed).
+ */
+bool cove_cli_is_template(const char *format);
+int cove_cli_render_template(const char *tmpl, const json_t *obj);
+
 struct cove_engine;
 /* The engine on ctx's storage; 0, or the exit status (message printed). */
 int cove_cli_engine_open(struct cove_ctx *ctx, struct cove_engine **ret);

@@ -505,7 +505,8 @@ static const char ps_help[] =
     "   -a, --all                 every container, not only running ones\n"
     "   -q, --quiet               ids only\n"
     "   --no-trunc                full ids\n"
-    "   --format table|json       output format (default table)\n"
+    "   --format FORMAT           table (default), json, or a template:\n"
+    "                             '{{.ID}} {{.Name}} {{.Status}}'\n"
     "   -f, --filter KEY=VALUE    name=, id=, status=created|running|\n"
     "                             paused|exited|restarting, label=K[=V],\n"
     "                             ancestor=IMAGE (repeatable: all must "
@@ -514,6 +515,7 @@ static const char ps_help[] =
 
 struct ps_flags {
 	bool all, quiet, no_trunc, json;
+	const char *tmpl; /* --format '{{.Names}}' */
 	char **filters;
 };
 
@@ -533,9 +535,12 @@ static int ps_opt(int c, void *data)
 	case 2:
 		if (!strcmp(optarg, "json"))
 			f->json = true;
+		else if (cove_cli_is_template(optarg))
+			f->tmpl = optarg;
 		else if (strcmp(optarg, "table"))
 			return cove_cli_failf("ps: invalid --format '%s': "
-					      "expected table or json",
+					      "expected table, json or a "
+					      "template ('{{.Names}}')",
 					      optarg);
 		break;
 	case 'f':
@@ -605,7 +610,14 @@ static json_t *ctr_summary(const struct cove_ctr *c)
 	time_iso(c->created, created, sizeof(created));
 	json_array_append_new(names, json_string(c->name));
 	json_object_set_new(j, "Id", json_string(c->id));
+	json_object_set_new(j, "ID", json_stringn(c->id, 12));
 	json_object_set_new(j, "Names", names);
+	json_object_set_new(j, "Name", json_string(c->name));
+	{
+		char status[96];
+		status_of(c, status, sizeof(status));
+		json_object_set_new(j, "Status", json_string(status));
+	}
 	json_object_set_new(j, "Image", json_string(c->image));
 	json_object_set_new(j, "ImageID", json_string(c->image_id));
 	json_object_set_new(j, "Command", cmd_json(c));
@@ -668,7 +680,7 @@ int cmd_ps(struct cove_ctx *ctx, int argc, char **argv)
 	}
 	if (f.json)
 		out = json_array();
-	else if (!f.quiet)
+	else if (!f.quiet && !f.tmpl)
 		printf("%-12s  %-28s  %-20s  %-16s  %-24s  %-20s  %s\n",
 		       "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
 		       "PORTS", "NAMES");
@@ -686,6 +698,14 @@ int cmd_ps(struct cove_ctx *ctx, int argc, char **argv)
 			continue;
 		if (f.json) {
 			json_array_append_new(out, ctr_summary(c));
+			continue;
+		}
+		if (f.tmpl) {
+			json_t *j = ctr_summary(c);
+			r = cove_cli_render_template(f.tmpl, j);
+			json_decref(j);
+			if (r)
+				goto done;
 			continue;
 		}
 		if (f.quiet) {
@@ -730,14 +750,16 @@ static const char inspect_help[] =
     "   cove inspect - show the details of containers\n"
     "\n"
     "SYNOPSIS:\n"
-    "   cove inspect [--format json] CONTAINER...\n"
+    "   cove inspect [--format json|TEMPLATE] CONTAINER...\n"
     "   cove container inspect CONTAINER...\n"
     "\n"
     "DESCRIPTION:\n"
     "   Prints a JSON array with one object per container, in docker's\n"
     "   layout: Id, Name, Created, State {Status, Running, Paused,\n"
     "   Restarting, OOMKilled, Pid, ExitCode, StartedAt, FinishedAt},\n"
-    "   Image, Config, HostConfig, NetworkSettings, RestartCount.\n";
+    "   Image, Config, HostConfig, NetworkSettings, RestartCount.  With a\n"
+    "   template ('{{.State.Status}}', '{{json .Config.Env}}') one line\n"
+    "   per container.\n";
 
 static json_t *ctr_inspect(struct cove_engine *e, const struct cove_ctr *c)
 {
@@ -799,6 +821,7 @@ int cmd_container_inspect(struct cove_ctx *ctx, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
 	_cleanup_engine_ struct cove_engine *e = NULL;
+	const char *tmpl = NULL;
 	json_t *out;
 	char *s;
 	int c, r = 0;
@@ -809,9 +832,14 @@ int cmd_container_inspect(struct cove_ctx *ctx, int argc, char **argv)
 			return cove_cli_help(inspect_help);
 		if (c == 'f' && !strcmp(optarg, "json"))
 			continue;
+		if (c == 'f' && cove_cli_is_template(optarg)) {
+			tmpl = optarg;
+			continue;
+		}
 		if (c == 'f')
 			return cove_cli_failf("inspect: invalid --format '%s': "
-					      "only json is supported",
+					      "expected json or a template "
+					      "('{{.State.Status}}')",
 					      optarg);
 		return cove_cli_unknown_option("inspect", argv);
 	}
@@ -830,6 +858,18 @@ int cmd_container_inspect(struct cove_ctx *ctx, int argc, char **argv)
 		}
 		json_array_append_new(out, ctr_inspect(e, &ct));
 		cove_ctr_release(&ct);
+	}
+	if (tmpl) {
+		size_t k;
+		json_t *v;
+		json_array_foreach(out, k, v)
+		{
+			int t = cove_cli_render_template(tmpl, v);
+			if (t)
+				r = t;
+		}
+		json_decref(out);
+		return r;
 	}
 	s = json_dumps(out, JSON_INDENT(4));
 	printf("%s\n", s ? s : "[]");

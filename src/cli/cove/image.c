@@ -376,95 +376,6 @@ out:
 	return r;
 }
 
-/* ---- templates (--format '{{.Field}}') ------------------------------------
- */
-
-static void print_value(const json_t *v, bool as_json)
-{
-	_cleanup_free_ char *s = NULL;
-
-	if (!v) {
-		fputs("<no value>", stdout);
-		return;
-	}
-	if (!as_json && json_is_string(v)) {
-		fputs(json_string_value(v), stdout);
-		return;
-	}
-	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (s)
-		fputs(s, stdout);
-}
-
-/*
- * A small subset of Go templates, enough for scripts: {{.A.B}},
- * {{json .A}}, and the escapes \t and \n in the text around them.
- */
-static int render_template(const char *tmpl, const json_t *obj)
-{
-	const char *p = tmpl;
-
-	while (*p) {
-		const char *open = strstr(p, "{{"), *close;
-		_cleanup_free_ char *expr = NULL;
-		const json_t *v = obj;
-		bool as_json = false;
-		char *field, *save = NULL;
-
-		for (const char *q = p; *q && q != open; q++) {
-			if (q[0] == '\\' && q[1] == 't') {
-				fputc('\t', stdout);
-				q++;
-			} else if (q[0] == '\\' && q[1] == 'n') {
-				fputc('\n', stdout);
-				q++;
-			} else {
-				fputc(*q, stdout);
-			}
-		}
-		if (!open)
-			break;
-		close = strstr(open, "}}");
-		if (!close)
-			return cove_cli_failf("invalid --format: '{{' without "
-					      "'}}'");
-		expr = strndup(open + 2, (size_t)(close - open - 2));
-		if (!expr)
-			return cove_cli_failf("out of memory");
-		field = expr;
-		while (*field == ' ')
-			field++;
-		if (cove_str_has_prefix(field, "json ")) {
-			as_json = true;
-			field += 5;
-			while (*field == ' ')
-				field++;
-		}
-		for (char *e = field + strlen(field);
-		     e > field && e[-1] == ' ';)
-			*--e = '\0';
-		if (*field != '.')
-			return cove_cli_failf("invalid --format: unsupported "
-					      "expression '%s'",
-					      field);
-		if (field[1])
-			for (char *tok = strtok_r(field + 1, ".", &save); tok;
-			     tok = strtok_r(NULL, ".", &save))
-				v = v && json_is_object(v)
-					? json_object_get(v, tok)
-					: NULL;
-		print_value(v, as_json);
-		p = close + 2;
-	}
-	fputc('\n', stdout);
-	return 0;
-}
-
-static bool is_template(const char *format)
-{
-	return format && strstr(format, "{{");
-}
-
 /* ---- images ------------------------------------------------------------- */
 
 static const char images_help[] =
@@ -650,7 +561,7 @@ int cmd_images(struct cove_ctx *ctx, int argc, char **argv)
 		return cove_cli_failf("images: unexpected argument '%s'",
 				      argv[optind]);
 	if (strcmp(format, "table") && strcmp(format, "json") &&
-	    !is_template(format))
+	    !cove_cli_is_template(format))
 		return cove_cli_failf("images: invalid --format '%s': must be "
 				      "table, json or a Go template",
 				      format);
@@ -676,7 +587,7 @@ int cmd_images(struct cove_ctx *ctx, int argc, char **argv)
 			       no_trunc ? recs[i].id : short_hex(recs[i].id));
 		goto out;
 	}
-	if (!is_template(format) && !noheading)
+	if (!cove_cli_is_template(format) && !noheading)
 		printf("%-40s %-16s %-14s %-20s %s\n", "REPOSITORY", "TAG",
 		       "IMAGE ID", "CREATED", "SIZE");
 	for (size_t i = 0; i < n; i++) {
@@ -693,14 +604,14 @@ int cmd_images(struct cove_ctx *ctx, int argc, char **argv)
 			if (names)
 				split_name(recs[i].names[j], repo, sizeof(repo),
 					   tag, sizeof(tag));
-			if (is_template(format)) {
+			if (cove_cli_is_template(format)) {
 				_cleanup_json_ json_t *o = json_pack(
 				    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 				    "Repository", repo, "Tag", tag, "ID", id,
 				    "Id", short_hex(recs[i].id), "Digest",
 				    recs[i].manifest_digest, "Created", age,
 				    "Size", size);
-				r = render_template(format, o);
+				r = cove_cli_render_template(format, o);
 				if (r)
 					goto out;
 				continue;
@@ -1231,7 +1142,7 @@ static int cmd_image_inspect(struct cove_ctx *ctx, int argc, char **argv)
 	if (optind >= argc)
 		return cove_cli_failf("image inspect: at least one image is "
 				      "required");
-	if (strcmp(format, "json") && !is_template(format))
+	if (strcmp(format, "json") && !cove_cli_is_template(format))
 		return cove_cli_failf("image inspect: invalid --format '%s': "
 				      "must be json or a Go template",
 				      format);
@@ -1255,13 +1166,13 @@ static int cmd_image_inspect(struct cove_ctx *ctx, int argc, char **argv)
 		}
 		json_array_append_new(arr, o);
 	}
-	if (is_template(format)) {
+	if (cove_cli_is_template(format)) {
 		size_t i;
 		json_t *o;
 
 		json_array_foreach(arr, i, o)
 		{
-			r = render_template(format, o);
+			r = cove_cli_render_template(format, o);
 			if (r)
 				goto out;
 		}
