@@ -110,6 +110,16 @@ int cove_engine_stop(struct cove_engine *e, struct cove_ctr *c, int timeout,
 		     struct cove_error *err);
 
 /*
+ * Before `run` creates a container: on a cgroup v1 host, the first
+ * cgroup.procs write of a container start waits for an RCU grace period
+ * (the kernel's cgroup_threadgroup_rwsem); a child moving itself into the
+ * container's parent cgroup right away takes that wait while cove prepares
+ * the container, so the start's own write finds it done.  Best effort,
+ * root only, nothing to undo (the child exits at once).
+ */
+void cove_engine_prewarm(struct cove_engine *e, const json_t *config);
+
+/*
  * The exit status for a start that failed with @err, as podman's: 127 when
  * the command was not found, 126 when it cannot be executed, else 125.
  */

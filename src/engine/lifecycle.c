@@ -17,6 +17,7 @@
 
 #include "engine/engine-internal.h"
 #include "engine/volumes.h"
+#include "runtime/cgroup.h"
 #include "runtime/container.h"
 #include "runtime/state.h"
 #include "util/cleanup.h"
@@ -205,6 +206,34 @@ int cove_engine_start(struct cove_engine *e, struct cove_ctr *c,
 		return cove_error_set(err, code, "%s", msg ? msg : "failed");
 	}
 	return 0;
+}
+
+void cove_engine_prewarm(struct cove_engine *e, const json_t *config)
+{
+	const char *parent = json_string_value(json_object_get(
+	    json_object_get(config, "HostConfig"), "CgroupParent"));
+	enum cove_cgroup_mode mode;
+	char dir[4096];
+	pid_t pid;
+
+	if (!parent || !*parent)
+		parent = "/cove";
+	if (e->rootless || parent[0] != '/' || strstr(parent, "..") ||
+	    cove_cgroup_detect(NULL, &mode) < 0 ||
+	    (mode != COVE_CGROUP_V1 && mode != COVE_CGROUP_HYBRID) ||
+	    access("/sys/fs/cgroup/pids/cgroup.procs", W_OK) < 0)
+		return;
+	snprintf(dir, sizeof(dir), "/sys/fs/cgroup/pids%s", parent);
+	pid = fork();
+	if (pid != 0)
+		return; /* reaped with the caller's other children */
+	/* the child: one move into the container's parent cgroup, and out */
+	if (cove_mkdir_p(dir, 0755) == 0) {
+		char procs[4200];
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+		(void)cove_write_file(procs, "0", 1);
+	}
+	_exit(0);
 }
 
 int cove_engine_start_error_code(const struct cove_error *err)

@@ -1107,6 +1107,8 @@ static int create_or_run(struct cove_ctx *ctx, int argc, char **argv, bool run)
 	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		goto out;
+	if (run)
+		cove_engine_prewarm(e, a.config);
 	if (ensure_image(e, &a, &err) < 0 ||
 	    cove_engine_create(e, a.config, a.name, id, &err) < 0) {
 		r = cove_cli_fail(&err);
