@@ -28,6 +28,8 @@ struct cove_command {
 int cove_cli_fail(const struct cove_error *err);
 int cove_cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cove_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "cove: debug: <ms since start>: MSG" with --log-level debug */
+void cove_cli_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The option getopt_long() refused, named in the error. */
 int cove_cli_unknown_option(const char *cmd, char **argv);
 /* --help output (man-page style) */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cove/cli.h"
@@ -69,6 +70,28 @@ void cove_cli_warn(const char *fmt, ...)
 {
 	va_list ap;
 	fputs("cove: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static bool debug_on;
+
+void cove_cli_debug(const char *fmt, ...)
+{
+	static struct timespec t0;
+	struct timespec t;
+	va_list ap;
+
+	if (!debug_on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	if (!t0.tv_sec && !t0.tv_nsec)
+		t0 = t;
+	fprintf(stderr, "cove: debug: %7.2f ms: ",
+		(double)(t.tv_sec - t0.tv_sec) * 1e3 +
+		    (double)(t.tv_nsec - t0.tv_nsec) / 1e6);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -247,6 +270,8 @@ int main(int argc, char **argv)
 				    optarg);
 			ctx.log_level = optarg;
 			ctx.debug = !strcmp(optarg, "debug");
+			debug_on = ctx.debug;
+			cove_cli_debug("cove %s", COVE_VERSION);
 			break;
 		case 'v':
 			printf("cove version %s\n", COVE_VERSION);
@@ -287,6 +312,10 @@ int main(int argc, char **argv)
 		if (cove_rootless_enter(ctx.runroot, &err) < 0)
 			return cove_cli_fail(&err);
 	}
+	cove_cli_debug("command %s; root %s; runroot %s; storage driver %s; "
+		       "euid %u",
+		       argv[optind], ctx.root, ctx.runroot, ctx.storage_driver,
+		       (unsigned)geteuid());
 	/* hidden: cove-monitor hands a finished container back (monitor.c) */
 	if (!strcmp(argv[optind], "__monitor-resume"))
 		return cmd_monitor_resume(&ctx, argc - optind, argv + optind);

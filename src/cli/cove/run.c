@@ -1109,11 +1109,17 @@ static int create_or_run(struct cove_ctx *ctx, int argc, char **argv, bool run)
 		goto out;
 	if (run)
 		cove_engine_prewarm(e, a.config);
-	if (ensure_image(e, &a, &err) < 0 ||
-	    cove_engine_create(e, a.config, a.name, id, &err) < 0) {
+	if (ensure_image(e, &a, &err) < 0) {
 		r = cove_cli_fail(&err);
 		goto out;
 	}
+	cove_cli_debug("image %s ready",
+		       json_string_value(json_object_get(a.config, "Image")));
+	if (cove_engine_create(e, a.config, a.name, id, &err) < 0) {
+		r = cove_cli_fail(&err);
+		goto out;
+	}
+	cove_cli_debug("created %s", id);
 	if (!run) {
 		printf("%s\n", id);
 		r = 0;
@@ -1136,6 +1142,7 @@ static int create_or_run(struct cove_ctx *ctx, int argc, char **argv, bool run)
 			goto out;
 		}
 	}
+	cove_cli_debug(a.detach ? "started, detached" : "exited with %d", code);
 	if (a.detach)
 		printf("%s\n", id);
 	r = a.detach ? 0 : code;
