@@ -199,3 +199,14 @@ def test_format_templates(engine):
     status, env = out.rstrip("\n").split(" ", 1)
     assert status == "running" and "K=v" in json.loads(env)
     assert engine.fail("ps", "--format", "{{.ID").returncode == 125
+
+
+def test_log_level_debug(engine):
+    p = engine.run("--log-level", "debug", "run", *engine.create_opts(), "--rm",
+                   IMAGE, "true")
+    lines = [l for l in p.stderr.splitlines() if l.startswith("cove: debug:")]
+    assert any("created" in l for l in lines) and any("exited with 0" in l for l in lines)
+    # quiet by default
+    p = engine.run_ctr("--rm", IMAGE, "true")
+    assert "debug" not in p.stderr
+    assert engine.fail("--log-level", "chatty", "ps").returncode == 125
