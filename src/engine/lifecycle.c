@@ -224,11 +224,17 @@ void cove_engine_prewarm(struct cove_engine *e, const json_t *config)
 	    access("/sys/fs/cgroup/pids/cgroup.procs", W_OK) < 0)
 		return;
 	snprintf(dir, sizeof(dir), "/sys/fs/cgroup/pids%s", parent);
+	/*
+	 * Only into a parent that exists: making it here would make the
+	 * runtime take it for someone else's and leave it behind.
+	 */
+	if (access(dir, F_OK) < 0)
+		return;
 	pid = fork();
 	if (pid != 0)
 		return; /* reaped with the caller's other children */
 	/* the child: one move into the container's parent cgroup, and out */
-	if (cove_mkdir_p(dir, 0755) == 0) {
+	{
 		char procs[4200];
 		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
 		(void)cove_write_file(procs, "0", 1);
