@@ -114,9 +114,9 @@ int cove_engine_stop(struct cove_engine *e, struct cove_ctr *c, int timeout,
  * cgroup.procs write of a container start waits for an RCU grace period
  * (the kernel's cgroup_threadgroup_rwsem); a child moving itself into the
  * container's parent cgroup right away takes that wait while cove prepares
- * the container, so the start's own write finds it done.  Best effort,
- * root only, and only when the parent cgroup exists already (it is never
- * made here); nothing to undo (the child exits at once).
+ * the container, so the start's own write finds it done.  The parent is
+ * made first when missing, in every hierarchy, and stays (a standing
+ * parent, as podman's).  Best effort, root only; the child exits at once.
  */
 void cove_engine_prewarm(struct cove_engine *e, const json_t *config);
 

@@ -218,18 +218,26 @@ void cove_engine_prewarm(struct cove_engine *e, const json_t *config)
 
 	if (!parent || !*parent)
 		parent = "/cove";
-	if (e->rootless || parent[0] != '/' || strstr(parent, "..") ||
-	    cove_cgroup_detect(NULL, &mode) < 0 ||
+	if (e->rootless || cove_cgroup_detect(NULL, &mode) < 0 ||
 	    (mode != COVE_CGROUP_V1 && mode != COVE_CGROUP_HYBRID) ||
 	    access("/sys/fs/cgroup/pids/cgroup.procs", W_OK) < 0)
 		return;
 	snprintf(dir, sizeof(dir), "/sys/fs/cgroup/pids%s", parent);
 	/*
-	 * Only into a parent that exists: making it here would make the
-	 * runtime take it for someone else's and leave it behind.
+	 * A standing parent, as podman's /libpod_parent: made once, in every
+	 * hierarchy, so that the runtime takes it for pre-existing and keeps
+	 * it (making it in one hierarchy only would leave it behind in the
+	 * others).
 	 */
-	if (access(dir, F_OK) < 0)
-		return;
+	if (access(dir, F_OK) < 0) {
+		struct cove_cgroup *cg = NULL;
+		if (cove_cgroup_path_check(parent, "--cgroup-parent", NULL) <
+			0 ||
+		    cove_cgroup_create(NULL, mode, parent, 0, NULL, 0, &cg,
+				       NULL) < 0)
+			return;
+		cove_cgroup_free(cg);
+	}
 	pid = fork();
 	if (pid != 0)
 		return; /* reaped with the caller's other children */
