@@ -1115,26 +1115,37 @@ static int cache_write(const char *file, const struct cove_network *net,
 	return 0;
 }
 
-int cove_cni_cached_result(const char *cache_dir, const char *network,
-			   const char *container_id, const char *ifname,
-			   struct cove_cni_result *ret, struct cove_error *err)
+/* The cache entry of one attachment; -ENOENT (with a message) if none. */
+static int cached_open(const char *cache_dir, const char *network,
+		       const char *container_id, const char **ifname,
+		       struct cached *ret, struct cove_error *err)
 {
 	_cleanup_free_ char *file = NULL;
-	struct cached c = {0};
 	int r;
 
-	*ret = (struct cove_cni_result){0};
-	if (!ifname)
-		ifname = "eth0";
-	file = cache_file(cache_dir, network, container_id, ifname);
+	if (!*ifname)
+		*ifname = "eth0";
+	file = cache_file(cache_dir, network, container_id, *ifname);
 	if (!file)
 		return -errno;
-	r = cache_read(file, &c, err);
+	r = cache_read(file, ret, err);
 	if (r == -ENOENT)
 		return cove_error_set(err, ENOENT,
 				      "container '%s' has no cached result for "
 				      "network '%s' (%s)",
-				      container_id, network, ifname);
+				      container_id, network, *ifname);
+	return r;
+}
+
+int cove_cni_cached_result(const char *cache_dir, const char *network,
+			   const char *container_id, const char *ifname,
+			   struct cove_cni_result *ret, struct cove_error *err)
+{
+	struct cached c = {0};
+	int r;
+
+	*ret = (struct cove_cni_result){0};
+	r = cached_open(cache_dir, network, container_id, &ifname, &c, err);
 	if (r < 0)
 		return r;
 	r = cove_cni_result_from_json(c.result, ifname, ret, err);
@@ -1146,26 +1157,21 @@ int cove_cni_cached_network(const char *cache_dir, const char *network,
 			    const char *container_id, const char *ifname,
 			    struct cove_network **ret, struct cove_error *err)
 {
-	_cleanup_free_ char *file = NULL;
 	_cleanup_free_ void *conf = NULL;
+	_cleanup_free_ char *file = NULL;
 	const char *b64 = NULL;
 	struct cached c = {0};
 	size_t len = 0;
 	int r;
 
-	if (!ifname)
-		ifname = "eth0";
-	file = cache_file(cache_dir, network, container_id, ifname);
-	if (!file)
-		return -errno;
-	r = cache_read(file, &c, err);
-	if (r == -ENOENT)
-		return cove_error_set(err, ENOENT,
-				      "container '%s' has no cache entry for "
-				      "network '%s' (%s)",
-				      container_id, network, ifname);
+	r = cached_open(cache_dir, network, container_id, &ifname, &c, err);
 	if (r < 0)
 		return r;
+	file = cache_file(cache_dir, network, container_id, ifname);
+	if (!file) {
+		cached_release(&c);
+		return -ENOMEM;
+	}
 	if (cove_json_string(c.doc, "", "config", &b64, err) < 0 || !b64 ||
 	    cove_base64_decode(b64, &conf, &len) < 0) {
 		cached_release(&c);
