@@ -66,12 +66,9 @@
 	"   --privileged               every capability, no seccomp, all "     \
 	"devices\n"                                                            \
 	"   --userns host|auto         host: cove's own user namespace (the\n" \
-	"                              default); auto: a private one, its "    \
-	"root\n"                                                               \
-	"                              mapped to 65536 ids no other "          \
-	"container\n"                                                          \
-	"                              uses (needs --storage-driver vfs "      \
-	"here)\n"                                                              \
+	"                              default); auto: a private one, its\n"   \
+	"                              root mapped to 65536 host ids no\n"     \
+	"                              other container uses\n"                 \
 	"   -m, --memory SIZE          memory limit (b, k, m, g)\n"            \
 	"   --memory-swap SIZE         memory + swap limit (-1: unlimited)\n"  \
 	"   --cpus N                   CPU limit (e.g. 1.5)\n"                 \
@@ -772,7 +769,7 @@ static int parse_create(const char *cmd, int argc, char **argv,
 		case OPT_USERNS:
 			if (!strcmp(optarg, "auto")) {
 				json_object_set_new(host, "UsernsMode",
-						    json_string("auto"));
+						    json_string(optarg));
 			} else if (strcmp(optarg, "host") && *optarg) {
 				return cove_cli_failf(
 				    "%s: invalid --userns '%s': supported are "
