@@ -32,6 +32,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "image/layer-internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -117,18 +118,6 @@ bool cove_in_user_namespace(void)
 	return !(a == 0 && b == 0 && c == 4294967295UL && buf[n] == '\0');
 }
 
-/*
- * The paths this layer has created, each with all its ancestors.  The
- * image-spec says a whiteout hides only what lower layers put there, never
- * an entry of its own layer, whatever the order of the two in the tar; this
- * set tells the two apart.
- */
-struct pathset {
-	char **keys;
-	size_t cap; /* power of two */
-	size_t n;
-};
-
 static uint64_t path_hash(const char *s, size_t len)
 {
 	uint64_t h = UINT64_C(14695981039346656037);
@@ -202,41 +191,7 @@ static void pathset_release(struct pathset *set)
 	*set = (struct pathset){0};
 }
 
-/* Directory metadata applied after the last entry (see finish_dirs()). */
-struct dir_fixup {
-	char *path;
-	struct timespec times[2];
-	mode_t mode;
-	bool set_mode;
-};
-
-struct ctx {
-	const struct cove_layer_opts *o;
-	const char *name; /* of the layer, for messages */
-	int root_fd;
-	bool root; /* euid 0: setuid bits kept, DAC checks bypassed */
-	bool can_mknod;
-	bool have_openat2;
-	uint64_t max_entries;
-	struct cove_layer_stats st;
-	struct pathset touched;
-	struct dir_fixup *dirs;
-	size_t n_dirs, cap_dirs;
-	/* The last parent directory resolved: tar entries come grouped. */
-	char *cache_path;
-	int cache_fd;
-	/*
-	 * Something was removed: the cached path may resolve differently
-	 * now.  Dropped at the next lookup, not at once, because the entry
-	 * being applied still uses the fd it was given.
-	 */
-	bool cache_stale;
-	char shown[256]; /* the current entry's path, printable */
-	const struct stream *stream;
-	struct cove_error *err;
-};
-
-static void set_shown(struct ctx *c, const char *path)
+static void set_shown(struct layer_ctx *c, const char *path)
 {
 	size_t i = 0;
 
@@ -247,12 +202,9 @@ static void set_shown(struct ctx *c, const char *path)
 	c->shown[i] = '\0';
 }
 
-static int entry_fail(struct ctx *c, int code, bool with_errno, const char *fmt,
-		      ...) __attribute__((format(printf, 4, 5)));
-
 /* "layer NAME: 'PATH': MSG[: strerror]" */
-static int entry_fail(struct ctx *c, int code, bool with_errno, const char *fmt,
-		      ...)
+int layer_entry_fail(struct layer_ctx *c, int code, bool with_errno,
+		     const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -271,7 +223,7 @@ struct stream;
 static bool stream_overflow(const struct stream *s);
 
 /* A read error: libarchive words it as a truncated archive, say why. */
-static int read_fail(struct ctx *c, struct archive *a, const char *what)
+static int read_fail(struct layer_ctx *c, struct archive *a, const char *what)
 {
 	const char *msg = archive_error_string(a);
 	int code = archive_errno(a) > 0 ? archive_errno(a) : EIO;
@@ -283,13 +235,13 @@ static int read_fail(struct ctx *c, struct archive *a, const char *what)
 				      c->name,
 				      (unsigned long long)c->o->max_size);
 	if (c->shown[0])
-		return entry_fail(c, code, false, "%s: %s", what,
-				  msg ? msg : "unknown error");
+		return layer_entry_fail(c, code, false, "%s: %s", what,
+					msg ? msg : "unknown error");
 	return cove_error_set(c->err, code, "layer %s: %s: %s", c->name, what,
 			      msg ? msg : "unknown error");
 }
 
-static void cache_drop(struct ctx *c)
+static void cache_drop(struct layer_ctx *c)
 {
 	free(c->cache_path);
 	c->cache_path = NULL;
@@ -350,7 +302,7 @@ static const char *split_path(char *path, char **ret_parent)
 	return slash + 1;
 }
 
-static int mark_touched(struct ctx *c, const char *path)
+static int mark_touched(struct layer_ctx *c, const char *path)
 {
 	size_t len = strlen(path);
 
@@ -366,7 +318,7 @@ static int mark_touched(struct ctx *c, const char *path)
 	return 0;
 }
 
-static bool is_touched(struct ctx *c, const char *path)
+static bool is_touched(struct layer_ctx *c, const char *path)
 {
 	return pathset_has(&c->touched, path, strlen(path));
 }
@@ -383,8 +335,8 @@ static bool is_touched(struct ctx *c, const char *path)
  * Kernels without openat2 (< 5.6) walk component by component with
  * O_NOFOLLOW, and so refuse every symlink in a parent path.
  */
-static int open_in_root(struct ctx *c, const char *path, bool nosymlinks,
-			int *ret)
+int layer_open_in_root(struct layer_ctx *c, const char *path, bool nosymlinks,
+		       int *ret)
 {
 	_cleanup_close_ int fd = -1;
 	char buf[PATH_MAX];
@@ -439,38 +391,38 @@ static int open_in_root(struct ctx *c, const char *path, bool nosymlinks,
 	return 0;
 }
 
-static int map_owner(struct ctx *c, struct archive_entry *e, uid_t *ret_uid,
-		     gid_t *ret_gid)
+static int map_owner(struct layer_ctx *c, struct archive_entry *e,
+		     uid_t *ret_uid, gid_t *ret_gid)
 {
 	la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
 	uint32_t hu, hg;
 
 	if (uid < 0 || uid >= UINT32_MAX || gid < 0 || gid >= UINT32_MAX)
-		return entry_fail(c, EOVERFLOW, false,
-				  "invalid owner %lld:%lld", (long long)uid,
-				  (long long)gid);
+		return layer_entry_fail(c, EOVERFLOW, false,
+					"invalid owner %lld:%lld",
+					(long long)uid, (long long)gid);
 	if (cove_idmap_range_map(c->o->uid_map, c->o->uid_map_len,
 				 (uint32_t)uid, &hu) < 0)
-		return entry_fail(c, EOVERFLOW, false,
-				  "uid %lld is not in the uid map",
-				  (long long)uid);
+		return layer_entry_fail(c, EOVERFLOW, false,
+					"uid %lld is not in the uid map",
+					(long long)uid);
 	if (cove_idmap_range_map(c->o->gid_map, c->o->gid_map_len,
 				 (uint32_t)gid, &hg) < 0)
-		return entry_fail(c, EOVERFLOW, false,
-				  "gid %lld is not in the gid map",
-				  (long long)gid);
+		return layer_entry_fail(c, EOVERFLOW, false,
+					"gid %lld is not in the gid map",
+					(long long)gid);
 	*ret_uid = hu;
 	*ret_gid = hg;
 	return 0;
 }
 
-static bool overlay_xattr(const char *name)
+bool layer_overlay_xattr(const char *name)
 {
 	return !strncmp(name, "trusted.overlay.", 16) ||
 	       !strncmp(name, "user.overlay.", 13);
 }
 
-static int defer_fixup(struct ctx *c, const char *path,
+static int defer_fixup(struct layer_ctx *c, const char *path,
 		       const struct timespec times[2], mode_t mode,
 		       bool set_mode)
 {
@@ -480,7 +432,8 @@ static int defer_fixup(struct ctx *c, const char *path,
 		size_t cap = c->cap_dirs ? c->cap_dirs * 2 : 256;
 		struct dir_fixup *nd = reallocarray(c->dirs, cap, sizeof(*nd));
 		if (!nd)
-			return entry_fail(c, ENOMEM, true, "out of memory");
+			return layer_entry_fail(c, ENOMEM, true,
+						"out of memory");
 		c->dirs = nd;
 		c->cap_dirs = cap;
 	}
@@ -490,229 +443,22 @@ static int defer_fixup(struct ctx *c, const char *path,
 	d->times[1] = times[1];
 	d->path = strdup(path);
 	if (!d->path)
-		return entry_fail(c, ENOMEM, true, "out of memory");
+		return layer_entry_fail(c, ENOMEM, true, "out of memory");
 	c->n_dirs++;
 	return 0;
 }
 
-/*
- * Open @path (cleaned, relative, not empty) of lower layer @lfd as an
- * O_PATH fd of the object itself.
- *
- * SECURITY: no symlink is followed at all, not even the last component,
- * and never out of the lower dir (RESOLVE_IN_ROOT on top): the object is
- * only ever read, and what a symlink of a lower layer means depends on the
- * merged view, which does not exist yet.
- */
-static int open_lower(struct ctx *c, int lfd, const char *path, int *ret)
-{
-	_cleanup_close_ int fd = -1;
-	char buf[PATH_MAX];
-	char *save = NULL, *comp, *next;
-	size_t len;
-
-	if (c->have_openat2) {
-		struct open_how how = {
-		    .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
-		    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
-			       RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS,
-		};
-		for (int tries = 0; tries < 16; tries++) {
-			int r = (int)syscall(SYS_openat2, lfd, path, &how,
-					     sizeof(how));
-			if (r >= 0) {
-				*ret = r;
-				return 0;
-			}
-			if (errno != EAGAIN && errno != EINTR)
-				break;
-		}
-		if (errno != ENOSYS)
-			return -errno;
-		c->have_openat2 = false;
-	}
-	len = strlen(path);
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	fd = openat(lfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (comp = strtok_r(buf, "/", &save); comp; comp = next) {
-		int nfd;
-
-		next = strtok_r(NULL, "/", &save);
-		nfd = openat(fd, comp,
-			     O_PATH | O_NOFOLLOW | O_CLOEXEC |
-				 (next ? O_DIRECTORY : 0));
-		if (nfd < 0)
-			return -errno;
-		close(fd);
-		fd = nfd;
-	}
-	*ret = TAKE_FD(fd);
-	return 0;
-}
-
 /* True when directory @fd (O_PATH) of a lower layer is opaque. */
-static bool lower_opaque(struct ctx *c, int fd)
-{
-	const char *xname =
-	    c->o->userxattr ? "user.overlay.opaque" : "trusted.overlay.opaque";
-	char proc[64], v[2];
-
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	return getxattr(proc, xname, v, sizeof(v)) == 1 && v[0] == 'y';
-}
-
-/*
- * An ancestor of @path in lower @lfd is an opaque directory: the layers
- * below it are hidden there.
- */
-static bool lower_opaque_ancestor(struct ctx *c, int lfd, const char *path)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(buf))
-		return false;
-	memcpy(buf, path, len + 1);
-	while (len > 0) {
-		_cleanup_close_ int fd = -1;
-		struct stat st;
-
-		while (len > 0 && buf[len - 1] != '/')
-			len--;
-		if (len == 0)
-			break;
-		buf[--len] = '\0';
-		if (open_lower(c, lfd, buf, &fd) < 0 || fstat(fd, &st) < 0 ||
-		    !S_ISDIR(st.st_mode))
-			continue;
-		return lower_opaque(c, fd);
-	}
-	return false;
-}
-
-/*
- * What the merged view of the lower layers has at @path, when it is of
- * type @type (S_IFDIR or S_IFREG): its O_PATH fd and stat.  -ENOENT when
- * there is none, it is whited out, hidden by an opaque directory, or of
- * another type.
- */
-static int find_lower(struct ctx *c, const char *path, mode_t type, int *ret_fd,
-		      struct stat *ret_st)
-{
-	for (size_t i = 0; i < c->o->n_lower; i++) {
-		int lfd = c->o->lower_dirfds[i];
-		_cleanup_close_ int fd = -1;
-		int r = open_lower(c, lfd, path, &fd);
-
-		if (r == -ENOENT) {
-			if (lower_opaque_ancestor(c, lfd, path))
-				return -ENOENT;
-			continue;
-		}
-		/* a whiteout or symlink on the way, or an error: stop */
-		if (r < 0 || fstat(fd, ret_st) < 0 ||
-		    (type ? (ret_st->st_mode & S_IFMT) != type
-			  : S_ISDIR(ret_st->st_mode)))
-			return -ENOENT;
-		/* a whiteout (0:0 char device) hides what is below */
-		if (S_ISCHR(ret_st->st_mode) && ret_st->st_rdev == 0)
-			return -ENOENT;
-		*ret_fd = TAKE_FD(fd);
-		return 0;
-	}
-	return -ENOENT;
-}
-
-/*
- * Copy the xattrs of @src (O_PATH) to @dst (open), overlay's own excepted;
- * those this file system or user cannot have are counted and skipped.
- */
-static int copy_xattrs(struct ctx *c, int src, int dst, const char *path)
-{
-	_cleanup_free_ char *names = NULL, *value = NULL;
-	char proc[64];
-	ssize_t len;
-
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", src);
-	len = listxattr(proc, NULL, 0);
-	if (len < 0 && (errno == ENOTSUP || errno == EPERM))
-		return 0;
-	if (len < 0)
-		return entry_fail(c, errno, true, "cannot list xattrs of '%s'",
-				  path);
-	if (len == 0)
-		return 0;
-	names = malloc((size_t)len + 1);
-	value = malloc(XATTR_SIZE_MAX);
-	if (!names || !value)
-		return entry_fail(c, ENOMEM, true, "out of memory");
-	len = listxattr(proc, names, (size_t)len);
-	if (len < 0)
-		return entry_fail(c, errno, true, "cannot list xattrs of '%s'",
-				  path);
-	names[len] = '\0';
-	for (char *n = names; n < names + len; n += strlen(n) + 1) {
-		ssize_t vlen;
-
-		if (!*n || overlay_xattr(n))
-			continue;
-		vlen = getxattr(proc, n, value, XATTR_SIZE_MAX);
-		if (vlen < 0) {
-			if (errno == ENODATA || errno == ENOTSUP ||
-			    errno == EPERM || errno == EACCES)
-				continue;
-			return entry_fail(c, errno, true,
-					  "cannot read xattr '%s' of '%s'", n,
-					  path);
-		}
-		if (fsetxattr(dst, n, value, (size_t)vlen, 0) == 0)
-			continue;
-		if (errno == ENOTSUP || errno == EPERM || errno == EACCES) {
-			c->st.skipped_xattrs++;
-			continue;
-		}
-		return entry_fail(c, errno, true,
-				  "cannot set xattr '%s' on '%s'", n, path);
-	}
-	return 0;
-}
-
-/*
- * Owner, mode and xattrs of @lower (O_PATH, stat @lst) onto the new @fd,
- * in that order: chown clears setuid bits and file capabilities.
- * Unprivileged, a directory stays writable until finish_dirs().
- */
-static int copy_lower_meta(struct ctx *c, int lower, const struct stat *lst,
-			   int fd, const char *path)
-{
-	mode_t mode = lst->st_mode & 07777;
-	bool dir = S_ISDIR(lst->st_mode);
-
-	if (!c->o->no_chown && fchown(fd, lst->st_uid, lst->st_gid) < 0)
-		return entry_fail(c, errno, true, "cannot chown '%s' to %u:%u",
-				  path, (unsigned)lst->st_uid,
-				  (unsigned)lst->st_gid);
-	if (!c->root && !dir)
-		mode &= ~(mode_t)(S_ISUID | S_ISGID);
-	if (fchmod(fd, dir && !c->root ? mode | 0700 : mode) < 0)
-		return entry_fail(c, errno, true, "cannot chmod '%s'", path);
-	return copy_xattrs(c, lower, fd, path);
-}
-
 /* Owner of directories the layer implies but does not list: root. */
-static int implied_owner(struct ctx *c, uid_t *ret_uid, gid_t *ret_gid)
+static int implied_owner(struct layer_ctx *c, uid_t *ret_uid, gid_t *ret_gid)
 {
 	uint32_t hu, hg;
 
 	if (cove_idmap_range_map(c->o->uid_map, c->o->uid_map_len, 0, &hu) <
 		0 ||
 	    cove_idmap_range_map(c->o->gid_map, c->o->gid_map_len, 0, &hg) < 0)
-		return entry_fail(c, EOVERFLOW, false,
-				  "container root is not in the id maps");
+		return layer_entry_fail(c, EOVERFLOW, false,
+					"container root is not in the id maps");
 	*ret_uid = hu;
 	*ret_gid = hg;
 	return 0;
@@ -723,26 +469,28 @@ static int implied_owner(struct ctx *c, uid_t *ret_uid, gid_t *ret_gid)
  * the directory a lower layer has there, so that the new one does not hide
  * them in the merged view, else @uid:@gid 0755.
  */
-static int make_dir_meta(struct ctx *c, int dfd, const char *path, uid_t uid,
-			 gid_t gid)
+static int make_dir_meta(struct layer_ctx *c, int dfd, const char *path,
+			 uid_t uid, gid_t gid)
 {
 	_cleanup_close_ int lfd = -1;
 	struct stat lst;
 	int r;
 
 	if (c->o->overlay_whiteouts &&
-	    find_lower(c, path, S_IFDIR, &lfd, &lst) == 0) {
+	    layer_find_lower(c, path, S_IFDIR, &lfd, &lst) == 0) {
 		struct timespec ts[2] = {lst.st_atim, lst.st_mtim};
 
-		r = copy_lower_meta(c, lfd, &lst, dfd, path);
+		r = layer_copy_lower_meta(c, lfd, &lst, dfd, path);
 		if (r < 0)
 			return r;
 		return defer_fixup(c, path, ts, lst.st_mode & 07777, !c->root);
 	}
 	if (!c->o->no_chown && fchown(dfd, uid, gid) < 0)
-		return entry_fail(c, errno, true, "cannot chown '%s'", path);
+		return layer_entry_fail(c, errno, true, "cannot chown '%s'",
+					path);
 	if (fchmod(dfd, 0755) < 0)
-		return entry_fail(c, errno, true, "cannot chmod '%s'", path);
+		return layer_entry_fail(c, errno, true, "cannot chmod '%s'",
+					path);
 	return 0;
 }
 
@@ -750,7 +498,7 @@ static int make_dir_meta(struct ctx *c, int dfd, const char *path, uid_t uid,
  * Create the missing directories of @path (parents a layer omitted), each
  * resolved from the root again so that they obey the same rules.
  */
-static int make_dirs(struct ctx *c, const char *path, int *ret)
+int layer_make_dirs(struct layer_ctx *c, const char *path, int *ret)
 {
 	char buf[PATH_MAX];
 	size_t len = strlen(path);
@@ -759,7 +507,8 @@ static int make_dirs(struct ctx *c, const char *path, int *ret)
 	int r;
 
 	if (len >= sizeof(buf))
-		return entry_fail(c, ENAMETOOLONG, false, "path too long");
+		return layer_entry_fail(c, ENAMETOOLONG, false,
+					"path too long");
 	if (!c->o->no_chown) {
 		r = implied_owner(c, &uid, &gid);
 		if (r < 0)
@@ -774,7 +523,7 @@ static int make_dirs(struct ctx *c, const char *path, int *ret)
 		if (buf[i] != '/' && buf[i] != '\0')
 			continue;
 		buf[i] = '\0';
-		r = open_in_root(c, buf, false, &fd);
+		r = layer_open_in_root(c, buf, false, &fd);
 		if (r == 0) {
 			if (i == len) {
 				*ret = fd;
@@ -785,48 +534,52 @@ static int make_dirs(struct ctx *c, const char *path, int *ret)
 			continue;
 		}
 		if (r != -ENOENT)
-			return entry_fail(c, -r, true, "cannot open '%s'", buf);
+			return layer_entry_fail(c, -r, true, "cannot open '%s'",
+						buf);
 		slash = strrchr(buf, '/');
 		if (slash)
 			*slash = '\0';
 		name = slash ? slash + 1 : buf;
-		r = open_in_root(c, slash ? buf : "", false, &pfd);
+		r = layer_open_in_root(c, slash ? buf : "", false, &pfd);
 		if (r < 0)
-			return entry_fail(c, -r, true, "cannot open '%s'", buf);
+			return layer_entry_fail(c, -r, true, "cannot open '%s'",
+						buf);
 		if (slash)
 			*slash = '/';
 		if (mkdirat(pfd, name, 0700) < 0)
-			return entry_fail(c, errno, true,
-					  "cannot create directory '%s'", buf);
+			return layer_entry_fail(c, errno, true,
+						"cannot create directory '%s'",
+						buf);
 		dfd = openat(pfd, name,
 			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0)
-			return entry_fail(c, errno, true, "cannot open '%s'",
-					  buf);
+			return layer_entry_fail(c, errno, true,
+						"cannot open '%s'", buf);
 		r = make_dir_meta(c, dfd, buf, uid, gid);
 		if (r < 0)
 			return r;
 		r = mark_touched(c, buf);
 		if (r < 0)
-			return entry_fail(c, -r, true, "out of memory");
+			return layer_entry_fail(c, -r, true, "out of memory");
 		if (i == len) {
 			/* reopen as O_PATH from the root, like the others */
-			r = open_in_root(c, buf, false, ret);
+			r = layer_open_in_root(c, buf, false, ret);
 			if (r < 0)
-				return entry_fail(c, -r, true,
-						  "cannot open '%s'", buf);
+				return layer_entry_fail(
+				    c, -r, true, "cannot open '%s'", buf);
 			return 0;
 		}
 		buf[i] = '/';
 	}
-	return entry_fail(c, EINVAL, false, "empty path");
+	return layer_entry_fail(c, EINVAL, false, "empty path");
 }
 
 /*
  * The directory that will hold an entry (borrowed fd).  @create makes the
  * missing ones.  -ENOENT when absent and !@create.
  */
-static int parent_fd(struct ctx *c, const char *parent, bool create, int *ret)
+static int parent_fd(struct layer_ctx *c, const char *parent, bool create,
+		     int *ret)
 {
 	int fd, r;
 
@@ -842,21 +595,21 @@ static int parent_fd(struct ctx *c, const char *parent, bool create, int *ret)
 		*ret = c->cache_fd;
 		return 0;
 	}
-	r = open_in_root(c, parent, false, &fd);
+	r = layer_open_in_root(c, parent, false, &fd);
 	if (r == -ENOENT && create)
-		r = make_dirs(c, parent, &fd);
+		r = layer_make_dirs(c, parent, &fd);
 	else if (r == -ENOENT)
 		return r;
 	else if (r < 0)
-		return entry_fail(c, -r, true, "cannot open parent '%s'",
-				  parent);
+		return layer_entry_fail(c, -r, true, "cannot open parent '%s'",
+					parent);
 	if (r < 0)
 		return r;
 	cache_drop(c);
 	c->cache_path = strdup(parent);
 	if (!c->cache_path) {
 		close(fd);
-		return entry_fail(c, ENOMEM, true, "out of memory");
+		return layer_entry_fail(c, ENOMEM, true, "out of memory");
 	}
 	c->cache_fd = fd;
 	*ret = fd;
@@ -864,7 +617,7 @@ static int parent_fd(struct ctx *c, const char *parent, bool create, int *ret)
 }
 
 /* rm -rf @name in @dfd without following symlinks or crossing mounts. */
-static int remove_tree(struct ctx *c, int dfd, const char *name)
+static int remove_tree(struct layer_ctx *c, int dfd, const char *name)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
@@ -917,7 +670,8 @@ static int remove_tree(struct ctx *c, int dfd, const char *name)
  * @dfd), keeping what this layer created.  @path is a PATH_MAX buffer that
  * is extended and restored while descending.
  */
-static int remove_untouched(struct ctx *c, int dfd, char *path, size_t len)
+static int remove_untouched(struct layer_ctx *c, int dfd, char *path,
+			    size_t len)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
@@ -995,8 +749,8 @@ static bool later_xattr(struct archive_entry *e, int index, const char *name)
  * never taken from a layer: they would let a layer steer the overlay mount
  * built from it.  Whiteouts are expressed only by the .wh. files.
  */
-static int apply_xattrs(struct ctx *c, struct archive_entry *e, int fd, int pfd,
-			const char *name)
+static int apply_xattrs(struct layer_ctx *c, struct archive_entry *e, int fd,
+			int pfd, const char *name)
 {
 	char proc[PATH_MAX];
 	const char *xname;
@@ -1010,8 +764,8 @@ static int apply_xattrs(struct ctx *c, struct archive_entry *e, int fd, int pfd,
 		int n = snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", pfd,
 				 name);
 		if (n < 0 || (size_t)n >= sizeof(proc))
-			return entry_fail(c, ENAMETOOLONG, false,
-					  "path too long");
+			return layer_entry_fail(c, ENAMETOOLONG, false,
+						"path too long");
 	}
 	while (archive_entry_xattr_next(e, &xname, &value, &size) ==
 	       ARCHIVE_OK) {
@@ -1023,11 +777,11 @@ static int apply_xattrs(struct ctx *c, struct archive_entry *e, int fd, int pfd,
 		 * it would on disk.
 		 */
 		if (++count > MAX_XATTRS)
-			return entry_fail(c, E2BIG, false,
-					  "more than %d xattrs", MAX_XATTRS);
+			return layer_entry_fail(
+			    c, E2BIG, false, "more than %d xattrs", MAX_XATTRS);
 		if (xname && later_xattr(e, count, xname))
 			continue;
-		if (!xname || !*xname || overlay_xattr(xname)) {
+		if (!xname || !*xname || layer_overlay_xattr(xname)) {
 			c->st.skipped_xattrs++;
 			continue;
 		}
@@ -1044,8 +798,8 @@ static int apply_xattrs(struct ctx *c, struct archive_entry *e, int fd, int pfd,
 			c->st.skipped_xattrs++;
 			continue;
 		}
-		return entry_fail(c, errno, true, "cannot set xattr '%s'",
-				  xname);
+		return layer_entry_fail(c, errno, true, "cannot set xattr '%s'",
+					xname);
 	}
 	return 0;
 }
@@ -1067,7 +821,7 @@ static void entry_times(struct archive_entry *e, struct timespec ts[2])
 }
 
 /* Permission bits to set: setuid/setgid only for root. */
-static mode_t entry_mode(struct ctx *c, struct archive_entry *e, bool dir)
+static mode_t entry_mode(struct layer_ctx *c, struct archive_entry *e, bool dir)
 {
 	mode_t m = archive_entry_perm(e) & 07777;
 
@@ -1081,7 +835,7 @@ static mode_t entry_mode(struct ctx *c, struct archive_entry *e, bool dir)
  * Order matters: chown clears setuid bits and file capabilities, so mode
  * and security.capability come after it.
  */
-static int apply_meta_fd(struct ctx *c, struct archive_entry *e, int fd,
+static int apply_meta_fd(struct layer_ctx *c, struct archive_entry *e, int fd,
 			 bool dir)
 {
 	struct timespec ts[2];
@@ -1095,25 +849,25 @@ static int apply_meta_fd(struct ctx *c, struct archive_entry *e, int fd,
 		if (r < 0)
 			return r;
 		if (fchown(fd, uid, gid) < 0)
-			return entry_fail(c, errno, true,
-					  "cannot chown to %u:%u",
-					  (unsigned)uid, (unsigned)gid);
+			return layer_entry_fail(c, errno, true,
+						"cannot chown to %u:%u",
+						(unsigned)uid, (unsigned)gid);
 	}
 	/* Unprivileged: keep directories writable until the end. */
 	if (fchmod(fd, dir && !c->root ? mode | 0700 : mode) < 0)
-		return entry_fail(c, errno, true, "cannot chmod");
+		return layer_entry_fail(c, errno, true, "cannot chmod");
 	r = apply_xattrs(c, e, fd, -1, NULL);
 	if (r < 0)
 		return r;
 	entry_times(e, ts);
 	if (!dir && futimens(fd, ts) < 0)
-		return entry_fail(c, errno, true, "cannot set times");
+		return layer_entry_fail(c, errno, true, "cannot set times");
 	return 0;
 }
 
 /* The same for symlinks, fifos and devices, by name under @pfd. */
-static int apply_meta_name(struct ctx *c, struct archive_entry *e, int pfd,
-			   const char *name, bool symlink)
+static int apply_meta_name(struct layer_ctx *c, struct archive_entry *e,
+			   int pfd, const char *name, bool symlink)
 {
 	struct timespec ts[2];
 	uid_t uid;
@@ -1125,9 +879,9 @@ static int apply_meta_name(struct ctx *c, struct archive_entry *e, int pfd,
 		if (r < 0)
 			return r;
 		if (fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-			return entry_fail(c, errno, true,
-					  "cannot chown to %u:%u",
-					  (unsigned)uid, (unsigned)gid);
+			return layer_entry_fail(c, errno, true,
+						"cannot chown to %u:%u",
+						(unsigned)uid, (unsigned)gid);
 	}
 	if (!symlink) {
 		/* chmod through an O_PATH fd: never follows a name */
@@ -1137,24 +891,25 @@ static int apply_meta_name(struct ctx *c, struct archive_entry *e, int pfd,
 		struct stat st;
 
 		if (fd < 0 || fstat(fd, &st) < 0)
-			return entry_fail(c, errno, true, "cannot open");
+			return layer_entry_fail(c, errno, true, "cannot open");
 		if (S_ISLNK(st.st_mode))
-			return entry_fail(c, ELOOP, false,
-					  "replaced by a symlink");
+			return layer_entry_fail(c, ELOOP, false,
+						"replaced by a symlink");
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 		if (chmod(proc, entry_mode(c, e, false)) < 0)
-			return entry_fail(c, errno, true, "cannot chmod");
+			return layer_entry_fail(c, errno, true, "cannot chmod");
 	}
 	r = apply_xattrs(c, e, -1, pfd, name);
 	if (r < 0)
 		return r;
 	entry_times(e, ts);
 	if (utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		return entry_fail(c, errno, true, "cannot set times");
+		return layer_entry_fail(c, errno, true, "cannot set times");
 	return 0;
 }
 
-static int defer_dir(struct ctx *c, const char *path, struct archive_entry *e)
+static int defer_dir(struct layer_ctx *c, const char *path,
+		     struct archive_entry *e)
 {
 	struct timespec ts[2];
 
@@ -1168,7 +923,7 @@ static int defer_dir(struct ctx *c, const char *path, struct archive_entry *e)
  * then created anew with O_EXCL, never opened: data is not written through
  * a hard link or symlink that was there before.
  */
-static int make_room(struct ctx *c, int pfd, const char *name, bool dir,
+static int make_room(struct layer_ctx *c, int pfd, const char *name, bool dir,
 		     bool *ret_is_dir)
 {
 	struct stat st;
@@ -1178,7 +933,7 @@ static int make_room(struct ctx *c, int pfd, const char *name, bool dir,
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return entry_fail(c, errno, true, "cannot stat");
+		return layer_entry_fail(c, errno, true, "cannot stat");
 	}
 	if (dir && S_ISDIR(st.st_mode)) {
 		*ret_is_dir = true;
@@ -1186,11 +941,11 @@ static int make_room(struct ctx *c, int pfd, const char *name, bool dir,
 	}
 	r = remove_tree(c, pfd, name);
 	if (r < 0)
-		return entry_fail(c, -r, true, "cannot replace");
+		return layer_entry_fail(c, -r, true, "cannot replace");
 	return 0;
 }
 
-static int do_dir(struct ctx *c, struct archive_entry *e, int pfd,
+static int do_dir(struct layer_ctx *c, struct archive_entry *e, int pfd,
 		  const char *name, const char *path)
 {
 	_cleanup_close_ int fd = -1;
@@ -1205,20 +960,22 @@ static int do_dir(struct ctx *c, struct archive_entry *e, int pfd,
 		if (r < 0)
 			return r;
 		if (!exists && mkdirat(pfd, name, 0700) < 0)
-			return entry_fail(c, errno, true,
-					  "cannot create directory");
+			return layer_entry_fail(c, errno, true,
+						"cannot create directory");
 		fd = openat(pfd, name,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (fd < 0)
-		return entry_fail(c, errno, true, "cannot open directory");
+		return layer_entry_fail(c, errno, true,
+					"cannot open directory");
 	r = apply_meta_fd(c, e, fd, true);
 	if (r < 0)
 		return r;
 	return defer_dir(c, path, e);
 }
 
-static int copy_data(struct ctx *c, struct archive *a, int fd, int64_t size)
+static int copy_data(struct layer_ctx *c, struct archive *a, int fd,
+		     int64_t size)
 {
 	int64_t end = 0;
 
@@ -1233,15 +990,16 @@ static int copy_data(struct ctx *c, struct archive *a, int fd, int64_t size)
 		if (r < ARCHIVE_WARN)
 			return read_fail(c, a, "cannot read data");
 		if (off < 0)
-			return entry_fail(c, EINVAL, false, "bad data offset");
+			return layer_entry_fail(c, EINVAL, false,
+						"bad data offset");
 		while (done < len) {
 			ssize_t n = pwrite(fd, (const char *)buf + done,
 					   len - done, off + (off_t)done);
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
-				return entry_fail(c, errno, true,
-						  "cannot write");
+				return layer_entry_fail(c, errno, true,
+							"cannot write");
 			}
 			done += (size_t)n;
 		}
@@ -1250,12 +1008,12 @@ static int copy_data(struct ctx *c, struct archive *a, int fd, int64_t size)
 	}
 	/* a sparse file that ends in a hole */
 	if (size > end && ftruncate(fd, size) < 0)
-		return entry_fail(c, errno, true, "cannot set size");
+		return layer_entry_fail(c, errno, true, "cannot set size");
 	return 0;
 }
 
-static int do_file(struct ctx *c, struct archive *a, struct archive_entry *e,
-		   int pfd, const char *name)
+static int do_file(struct layer_ctx *c, struct archive *a,
+		   struct archive_entry *e, int pfd, const char *name)
 {
 	_cleanup_close_ int fd = -1;
 	bool is_dir;
@@ -1267,7 +1025,7 @@ static int do_file(struct ctx *c, struct archive *a, struct archive_entry *e,
 	fd = openat(pfd, name,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return entry_fail(c, errno, true, "cannot create file");
+		return layer_entry_fail(c, errno, true, "cannot create file");
 	r = copy_data(c, a, fd, archive_entry_size(e));
 	if (r < 0)
 		return r;
@@ -1279,7 +1037,7 @@ static const char *entry_string(const char *mbs, const char *utf8)
 	return mbs ? mbs : utf8;
 }
 
-static int do_symlink(struct ctx *c, struct archive_entry *e, int pfd,
+static int do_symlink(struct layer_ctx *c, struct archive_entry *e, int pfd,
 		      const char *name)
 {
 	const char *target = entry_string(archive_entry_symlink(e),
@@ -1289,154 +1047,18 @@ static int do_symlink(struct ctx *c, struct archive_entry *e, int pfd,
 
 	/* The target is not checked: it is never followed here. */
 	if (!target || !*target)
-		return entry_fail(c, EINVAL, false, "symlink without a target");
+		return layer_entry_fail(c, EINVAL, false,
+					"symlink without a target");
 	r = make_room(c, pfd, name, false, &is_dir);
 	if (r < 0)
 		return r;
 	if (symlinkat(target, pfd, name) < 0)
-		return entry_fail(c, errno, true, "cannot create symlink");
+		return layer_entry_fail(c, errno, true,
+					"cannot create symlink");
 	return apply_meta_name(c, e, pfd, name, true);
 }
 
 /* Copy the data of @in to @out, both regular files. */
-static int copy_content(int in, int out, off_t size)
-{
-	bool fallback = false;
-	off_t done = 0;
-
-	while (done < size) {
-		size_t want =
-		    (size_t)(size - done > (1 << 30) ? (1 << 30) : size - done);
-		ssize_t n = -1;
-
-		if (!fallback) {
-			n = copy_file_range(in, NULL, out, NULL, want, 0);
-			if (n < 0 && done == 0 &&
-			    (errno == EXDEV || errno == EINVAL ||
-			     errno == ENOSYS || errno == EOPNOTSUPP)) {
-				fallback = true;
-				continue;
-			}
-		} else {
-			n = sendfile(out, in, NULL, want);
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break; /* shrank under us */
-		done += n;
-	}
-	return 0;
-}
-
-/*
- * Copy-up of what is not a regular file: a symlink (as a symlink, never
- * followed), a fifo or a device node, with its owner, mode and times.
- */
-static int copy_up_special(struct ctx *c, int lfd, const struct stat *lst,
-			   int tfd, const char *tname, const char *path)
-{
-	struct timespec ts[2] = {lst->st_atim, lst->st_mtim};
-	char target[PATH_MAX];
-	ssize_t n;
-
-	switch (lst->st_mode & S_IFMT) {
-	case S_IFLNK:
-		n = readlinkat(lfd, "", target, sizeof(target) - 1);
-		if (n < 0)
-			return entry_fail(c, errno, true,
-					  "cannot read link '%s' below", path);
-		target[n] = '\0';
-		if (symlinkat(target, tfd, tname) < 0)
-			return entry_fail(c, errno, true, "cannot copy up '%s'",
-					  path);
-		break;
-	case S_IFIFO:
-		if (mkfifoat(tfd, tname, lst->st_mode & 07777) < 0)
-			return entry_fail(c, errno, true, "cannot copy up '%s'",
-					  path);
-		break;
-	case S_IFCHR:
-	case S_IFBLK:
-		if (c->o->skip_devices)
-			return -ENOENT; /* not made here either */
-		if (mknodat(tfd, tname, lst->st_mode, lst->st_rdev) < 0)
-			return entry_fail(c, errno, true, "cannot copy up '%s'",
-					  path);
-		break;
-	default:
-		return -ENOENT; /* sockets are not layer content */
-	}
-	if (!c->o->no_chown && fchownat(tfd, tname, lst->st_uid, lst->st_gid,
-					AT_SYMLINK_NOFOLLOW) < 0)
-		return entry_fail(c, errno, true, "cannot chown '%s' to %u:%u",
-				  path, (unsigned)lst->st_uid,
-				  (unsigned)lst->st_gid);
-	if (!S_ISLNK(lst->st_mode) &&
-	    fchmodat(tfd, tname, lst->st_mode & 07777, 0) < 0)
-		return entry_fail(c, errno, true, "cannot chmod '%s'", path);
-	if (utimensat(tfd, tname, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		return entry_fail(c, errno, true, "cannot set times of '%s'",
-				  path);
-	return 0;
-}
-
-/*
- * Copy-up: the file @path, which only a lower layer has, copied with its
- * owner, mode, xattrs and times into this layer at the same path (its
- * missing parents made as for any entry), as overlayfs does before it
- * links to a lower file.  Regular files get their content; symlinks,
- * fifos and device nodes are made again.  On success *@tfd is the
- * (O_PATH, symlink-free) directory @tparent that now holds @tname.
- */
-static int copy_up(struct ctx *c, const char *path, const char *tparent,
-		   const char *tname, int *tfd)
-{
-	_cleanup_close_ int lfd = -1, in = -1, out = -1, dfd = -1;
-	struct stat lst;
-	struct timespec ts[2];
-	char proc[64];
-	int r;
-
-	if (find_lower(c, path, 0, &lfd, &lst) < 0)
-		return -ENOENT;
-	if (*tfd < 0) {
-		r = make_dirs(c, tparent, &dfd);
-		if (r < 0)
-			return r;
-		r = open_in_root(c, tparent, true, tfd);
-		if (r < 0)
-			return entry_fail(c, -r, true, "hard link target '%s'",
-					  path);
-	}
-	if (!S_ISREG(lst.st_mode))
-		return copy_up_special(c, lfd, &lst, *tfd, tname, path);
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", lfd);
-	in = open(proc, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-	if (in < 0)
-		return entry_fail(c, errno, true, "cannot open '%s' below",
-				  path);
-	out =
-	    openat(*tfd, tname,
-		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out < 0)
-		return entry_fail(c, errno, true, "cannot copy up '%s'", path);
-	r = copy_content(in, out, lst.st_size);
-	if (r < 0)
-		return entry_fail(c, -r, true, "cannot copy up '%s'", path);
-	r = copy_lower_meta(c, lfd, &lst, out, path);
-	if (r < 0)
-		return r;
-	ts[0] = lst.st_atim;
-	ts[1] = lst.st_mtim;
-	if (futimens(out, ts) < 0)
-		return entry_fail(c, errno, true, "cannot set times of '%s'",
-				  path);
-	return 0;
-}
-
 /*
  * SECURITY: the target is resolved with no symlink at all on its way (a
  * tar hard link names an earlier member, never a path through a link) and
@@ -1444,7 +1066,7 @@ static int copy_up(struct ctx *c, const char *path, const char *tparent,
  * does not follow a final symlink.  Its data, if the tar carries any, is
  * ignored: writing it would write through the link.
  */
-static int do_hardlink(struct ctx *c, const char *link, int pfd,
+static int do_hardlink(struct layer_ctx *c, const char *link, int pfd,
 		       const char *name, const char *path)
 {
 	char target[PATH_MAX], full[PATH_MAX];
@@ -1457,43 +1079,46 @@ static int do_hardlink(struct ctx *c, const char *link, int pfd,
 
 	r = clean_path(link, target, sizeof(target));
 	if (r == -EINVAL)
-		return entry_fail(c, EINVAL, false,
-				  "hard link target has a '..' component");
+		return layer_entry_fail(
+		    c, EINVAL, false, "hard link target has a '..' component");
 	if (r < 0)
-		return entry_fail(c, -r, false, "hard link target too long");
+		return layer_entry_fail(c, -r, false,
+					"hard link target too long");
 	if (r == 0)
-		return entry_fail(c, EINVAL, false,
-				  "hard link to the root directory");
+		return layer_entry_fail(c, EINVAL, false,
+					"hard link to the root directory");
 	if (!strcmp(target, path))
 		return 0; /* a link to itself: nothing to do */
 	memcpy(full, target, (size_t)r + 1);
 	tname = split_path(target, &tparent);
-	r = open_in_root(c, tparent, true, &tfd);
+	r = layer_open_in_root(c, tparent, true, &tfd);
 	if (r == 0 && fstatat(tfd, tname, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
 	if (r == -ENOENT && c->o->overlay_whiteouts && c->o->n_lower > 0) {
 		/* -ENOENT (not below either) is reported as before */
-		r = copy_up(c, full, tparent, tname, &tfd);
+		r = layer_copy_up(c, full, tparent, tname, &tfd);
 		if (r < 0 && r != -ENOENT)
 			return r;
 		if (r == 0 && fstatat(tfd, tname, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			r = -errno;
 	}
 	if (r < 0)
-		return entry_fail(c, -r, true, "hard link target '%s%s%s'",
-				  tparent, *tparent ? "/" : "", tname);
+		return layer_entry_fail(c, -r, true,
+					"hard link target '%s%s%s'", tparent,
+					*tparent ? "/" : "", tname);
 	if (S_ISDIR(st.st_mode))
-		return entry_fail(c, EPERM, false,
-				  "hard link target is a directory");
+		return layer_entry_fail(c, EPERM, false,
+					"hard link target is a directory");
 	r = make_room(c, pfd, name, false, &is_dir);
 	if (r < 0)
 		return r;
 	if (linkat(tfd, tname, pfd, name, 0) < 0)
-		return entry_fail(c, errno, true, "cannot create hard link");
+		return layer_entry_fail(c, errno, true,
+					"cannot create hard link");
 	return 0;
 }
 
-static int do_node(struct ctx *c, struct archive_entry *e, int pfd,
+static int do_node(struct layer_ctx *c, struct archive_entry *e, int pfd,
 		   const char *name, mode_t type)
 {
 	dev_t dev = 0;
@@ -1506,9 +1131,10 @@ static int do_node(struct ctx *c, struct archive_entry *e, int pfd,
 				c->st.skipped_devices++;
 				return 1;
 			}
-			return entry_fail(c, EPERM, false,
-					  "device nodes need root outside a "
-					  "user namespace");
+			return layer_entry_fail(
+			    c, EPERM, false,
+			    "device nodes need root outside a "
+			    "user namespace");
 		}
 		dev = makedev(archive_entry_rdevmajor(e),
 			      archive_entry_rdevminor(e));
@@ -1521,12 +1147,12 @@ static int do_node(struct ctx *c, struct archive_entry *e, int pfd,
 			c->st.skipped_devices++;
 			return 1;
 		}
-		return entry_fail(c, errno, true, "cannot create node");
+		return layer_entry_fail(c, errno, true, "cannot create node");
 	}
 	return apply_meta_name(c, e, pfd, name, false);
 }
 
-static int set_opaque(struct ctx *c, int dfd)
+static int set_opaque(struct layer_ctx *c, int dfd)
 {
 	const char *xname =
 	    c->o->userxattr ? "user.overlay.opaque" : "trusted.overlay.opaque";
@@ -1534,7 +1160,7 @@ static int set_opaque(struct ctx *c, int dfd)
 	    openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0 || fsetxattr(fd, xname, "y", 1, 0) < 0)
-		return entry_fail(c, errno, true, "cannot set %s", xname);
+		return layer_entry_fail(c, errno, true, "cannot set %s", xname);
 	return 0;
 }
 
@@ -1547,7 +1173,7 @@ static int set_opaque(struct ctx *c, int dfd)
  * the root as for any entry, so a whiteout can only delete inside the
  * target.
  */
-static int do_whiteout(struct ctx *c, char *parent, const char *name)
+static int do_whiteout(struct layer_ctx *c, char *parent, const char *name)
 {
 	bool overlay = c->o->overlay_whiteouts;
 	char full[PATH_MAX];
@@ -1571,19 +1197,19 @@ static int do_whiteout(struct ctx *c, char *parent, const char *name)
 		dfd = openat(*parent ? pfd : c->root_fd, ".",
 			     O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (dfd < 0)
-			return entry_fail(c, errno, true, "cannot open");
+			return layer_entry_fail(c, errno, true, "cannot open");
 		memcpy(buf, parent, len + 1);
 		r = remove_untouched(c, dfd, buf, len);
 		if (r < 0)
-			return entry_fail(c, -r, true,
-					  "cannot empty opaque directory");
+			return layer_entry_fail(
+			    c, -r, true, "cannot empty opaque directory");
 		if (!overlay)
 			return 0;
 		r = set_opaque(c, dfd);
 		if (r < 0)
 			return r;
 		return mark_touched(c, parent) < 0
-			   ? entry_fail(c, ENOMEM, true, "out of memory")
+			   ? layer_entry_fail(c, ENOMEM, true, "out of memory")
 			   : 0;
 	}
 	if (!strncmp(name, WHITEOUT_META, strlen(WHITEOUT_META))) {
@@ -1592,11 +1218,12 @@ static int do_whiteout(struct ctx *c, char *parent, const char *name)
 	}
 	victim = name + strlen(WHITEOUT_PREFIX);
 	if (!*victim || !strcmp(victim, ".") || !strcmp(victim, ".."))
-		return entry_fail(c, EINVAL, false, "invalid whiteout");
+		return layer_entry_fail(c, EINVAL, false, "invalid whiteout");
 	r = snprintf(full, sizeof(full), "%s%s%s", parent, *parent ? "/" : "",
 		     victim);
 	if (r < 0 || (size_t)r >= sizeof(full))
-		return entry_fail(c, ENAMETOOLONG, false, "path too long");
+		return layer_entry_fail(c, ENAMETOOLONG, false,
+					"path too long");
 	c->st.whiteouts++;
 	if (is_touched(c, full))
 		return 0; /* this layer's own entry: not hidden */
@@ -1607,18 +1234,19 @@ static int do_whiteout(struct ctx *c, char *parent, const char *name)
 		return r;
 	r = remove_tree(c, pfd, victim);
 	if (r < 0)
-		return entry_fail(c, -r, true, "cannot remove '%s'", full);
+		return layer_entry_fail(c, -r, true, "cannot remove '%s'",
+					full);
 	if (!overlay)
 		return 0;
 	if (mknodat(pfd, victim, S_IFCHR | 0000, makedev(0, 0)) < 0)
-		return entry_fail(c, errno, true, "cannot create whiteout '%s'",
-				  full);
+		return layer_entry_fail(c, errno, true,
+					"cannot create whiteout '%s'", full);
 	return mark_touched(c, full) < 0
-		   ? entry_fail(c, ENOMEM, true, "out of memory")
+		   ? layer_entry_fail(c, ENOMEM, true, "out of memory")
 		   : 0;
 }
 
-static int apply_entry(struct ctx *c, struct archive *a,
+static int apply_entry(struct layer_ctx *c, struct archive *a,
 		       struct archive_entry *e)
 {
 	const char *raw = entry_string(archive_entry_pathname(e),
@@ -1638,10 +1266,10 @@ static int apply_entry(struct ctx *c, struct archive *a,
 	set_shown(c, raw);
 	r = clean_path(raw, path, sizeof(path));
 	if (r == -EINVAL)
-		return entry_fail(c, EINVAL, false,
-				  "path has a '..' component");
+		return layer_entry_fail(c, EINVAL, false,
+					"path has a '..' component");
 	if (r < 0)
-		return entry_fail(c, -r, false, "path too long");
+		return layer_entry_fail(c, -r, false, "path too long");
 	type = archive_entry_filetype(e);
 	memcpy(split, path, strlen(path) + 1);
 	name = split_path(split, &parent);
@@ -1649,8 +1277,8 @@ static int apply_entry(struct ctx *c, struct archive *a,
 	if (!*path) {
 		/* "./" or "/": the target directory itself */
 		if (link || type != AE_IFDIR)
-			return entry_fail(c, EINVAL, false,
-					  "the root must be a directory");
+			return layer_entry_fail(c, EINVAL, false,
+						"the root must be a directory");
 		return do_dir(c, e, -1, "", "");
 	}
 	if (!strncmp(name, WHITEOUT_PREFIX, strlen(WHITEOUT_PREFIX)))
@@ -1681,9 +1309,9 @@ static int apply_entry(struct ctx *c, struct archive *a,
 			c->st.skipped_other++;
 			return 0;
 		default:
-			return entry_fail(c, EINVAL, false,
-					  "unknown entry type 0%o",
-					  (unsigned)type);
+			return layer_entry_fail(c, EINVAL, false,
+						"unknown entry type 0%o",
+						(unsigned)type);
 		}
 	if (r < 0)
 		return r;
@@ -1691,7 +1319,7 @@ static int apply_entry(struct ctx *c, struct archive *a,
 		return 0; /* skipped */
 	r = mark_touched(c, path);
 	if (r < 0)
-		return entry_fail(c, -r, true, "out of memory");
+		return layer_entry_fail(c, -r, true, "out of memory");
 	return 0;
 }
 
@@ -1700,7 +1328,7 @@ static int apply_entry(struct ctx *c, struct archive *a,
  * entries inside a directory changes its mtime, and a read-only directory
  * would refuse them.  Deepest (latest) first.
  */
-static int finish_dirs(struct ctx *c)
+static int finish_dirs(struct layer_ctx *c)
 {
 	for (size_t i = c->n_dirs; i-- > 0;) {
 		struct dir_fixup *d = &c->dirs[i];
@@ -1712,36 +1340,37 @@ static int finish_dirs(struct ctx *c)
 		set_shown(c, d->path);
 		if (!*d->path) {
 			if (utimensat(c->root_fd, ".", d->times, 0) < 0)
-				return entry_fail(c, errno, true,
-						  "cannot set times");
+				return layer_entry_fail(c, errno, true,
+							"cannot set times");
 			if (d->set_mode &&
 			    fchmodat(c->root_fd, ".", d->mode, 0) < 0)
-				return entry_fail(c, errno, true,
-						  "cannot chmod");
+				return layer_entry_fail(c, errno, true,
+							"cannot chmod");
 			continue;
 		}
 		name = split_path(d->path, &parent);
-		if (open_in_root(c, parent, false, &pfd) < 0)
+		if (layer_open_in_root(c, parent, false, &pfd) < 0)
 			continue; /* removed by a later entry */
 		if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISDIR(st.st_mode))
 			continue;
 		if (utimensat(pfd, name, d->times, AT_SYMLINK_NOFOLLOW) < 0)
-			return entry_fail(c, errno, true, "cannot set times");
+			return layer_entry_fail(c, errno, true,
+						"cannot set times");
 		if (d->set_mode) {
 			_cleanup_close_ int fd = openat(
 			    pfd, name,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0 || fchmod(fd, d->mode) < 0)
-				return entry_fail(c, errno, true,
-						  "cannot chmod");
+				return layer_entry_fail(c, errno, true,
+							"cannot chmod");
 			/* fchmod does not touch times */
 		}
 	}
 	return 0;
 }
 
-static void ctx_release(struct ctx *c)
+static void ctx_release(struct layer_ctx *c)
 {
 	cache_drop(c);
 	pathset_release(&c->touched);
@@ -1845,7 +1474,7 @@ static bool stream_overflow(const struct stream *s)
 	return s->overflow;
 }
 
-static int detect(struct ctx *c, struct archive *raw,
+static int detect(struct layer_ctx *c, struct archive *raw,
 		  enum cove_layer_compression expected)
 {
 	int code = archive_filter_code(raw, 0);
@@ -1883,7 +1512,8 @@ static int detect(struct ctx *c, struct archive *raw,
 	return 0;
 }
 
-static int run(struct ctx *c, int blob_fd, enum cove_layer_compression exp)
+static int run(struct layer_ctx *c, int blob_fd,
+	       enum cove_layer_compression exp)
 {
 	_cleanup_(archive_freep) struct archive *raw = NULL, *tar = NULL;
 	_cleanup_(md_freep) EVP_MD_CTX *md = NULL;
@@ -1976,7 +1606,7 @@ int cove_layer_apply(int blob_fd, const char *media_type, int target_dirfd,
 {
 	static const struct cove_layer_opts defaults = {0};
 	enum cove_layer_compression exp;
-	struct ctx c = {
+	struct layer_ctx c = {
 	    .o = o ? o : &defaults,
 	    .root_fd = target_dirfd,
 	    .cache_fd = -1,
