@@ -187,48 +187,78 @@ static char *accept_header(const char *const *accept)
 	return TAKE_PTR(out);
 }
 
+/* What a GET or HEAD of /v2/<repository>/manifests/<reference> needs. */
+struct manifest_req {
+	char *url, *scope, *subject, *accept;
+	const char *headers[2];
+	bool by_digest;
+};
+
+static void manifest_req_release(struct manifest_req *q)
+{
+	free(q->url);
+	free(q->scope);
+	free(q->subject);
+	free(q->accept);
+}
+
+/* Check the names, ping, and fill @x (borrowing from @q) for @method. */
+static int manifest_req_init(struct cove_registry_client *c,
+			     const char *repository, const char *reference,
+			     const char *const *accept, const char *method,
+			     struct manifest_req *q, struct cove_xfer *x,
+			     struct cove_error *err)
+{
+	int r;
+
+	if ((r = check_repository(repository, err)) < 0 ||
+	    (r = check_reference(reference, &q->by_digest, err)) < 0)
+		return r;
+	r = cove_registry_ensure_ping(c, err);
+	if (r < 0)
+		return r;
+	q->url = cove_strdup_printf("%s/v2/%s/manifests/%s", c->base,
+				    repository, reference);
+	q->scope = pull_scope(repository);
+	q->subject = subject_of(c, repository, reference);
+	q->accept = accept_header(accept);
+	if (!q->url || !q->scope || !q->subject || !q->accept)
+		return -ENOMEM;
+	q->headers[0] = q->accept;
+	x->method = method;
+	x->url = q->url;
+	x->scope = q->scope;
+	x->extra = q->headers;
+	x->retry = true;
+	return 0;
+}
+
 int cove_registry_get_manifest(struct cove_registry_client *c,
 			       const char *repository, const char *reference,
 			       const char *const *accept, size_t max,
 			       struct cove_registry_manifest *ret,
 			       struct cove_error *err)
 {
-	_cleanup_free_ char *url = NULL, *scope = NULL, *subject = NULL,
-			    *acc = NULL, *ctype = NULL;
+	_cleanup_(manifest_req_release) struct manifest_req q = {0};
+	_cleanup_free_ char *ctype = NULL;
 	struct cove_registry_manifest m = {0};
-	const char *headers[2] = {NULL, NULL};
-	struct cove_xfer x = {0};
 	char header_digest[COVE_DIGEST_MAX];
-	bool by_digest;
+	struct cove_xfer x = {0};
 	int r;
 
-	if ((r = check_repository(repository, err)) < 0 ||
-	    (r = check_reference(reference, &by_digest, err)) < 0)
-		return r;
-	r = cove_registry_ensure_ping(c, err);
+	r = manifest_req_init(c, repository, reference,
+			      accept ? accept : default_accept, "GET", &q, &x,
+			      err);
 	if (r < 0)
 		return r;
-	url = cove_strdup_printf("%s/v2/%s/manifests/%s", c->base, repository,
-				 reference);
-	scope = pull_scope(repository);
-	subject = subject_of(c, repository, reference);
-	acc = accept_header(accept ? accept : default_accept);
-	if (!url || !scope || !subject || !acc)
-		return -ENOMEM;
-	headers[0] = acc;
-	x.method = "GET";
-	x.url = url;
-	x.scope = scope;
-	x.extra = headers;
-	x.retry = true;
 	x.max_body = max ? max : COVE_REGISTRY_MANIFEST_MAX;
 	r = cove_registry_request(c, &x, err);
 	if (r == -EFBIG)
 		r = cove_error_set(err, EFBIG,
 				   "manifest %s: larger than %zu bytes",
-				   subject, x.max_body);
+				   q.subject, x.max_body);
 	if (r >= 0 && x.status != 200)
-		r = cove_registry_http_fail(c, &x, subject, err);
+		r = cove_registry_http_fail(c, &x, q.subject, err);
 	if (r < 0) {
 		cove_registry_xfer_release(&x);
 		return r;
@@ -239,8 +269,8 @@ int cove_registry_get_manifest(struct cove_registry_client *c,
 	 * Digest pinning: by digest, the bytes must hash to it, whatever
 	 * the registry says; by tag, they must agree with its header.
 	 */
-	r = verify_content(subject, x.body ? x.body : "", x.len,
-			   by_digest ? reference : header_digest, m.digest,
+	r = verify_content(q.subject, x.body ? x.body : "", x.len,
+			   q.by_digest ? reference : header_digest, m.digest,
 			   err);
 	if (r < 0) {
 		cove_registry_xfer_release(&x);
@@ -263,40 +293,22 @@ int cove_registry_head_manifest(struct cove_registry_client *c,
 				char *ret_digest, char **ret_media_type,
 				int64_t *ret_size, struct cove_error *err)
 {
-	_cleanup_free_ char *url = NULL, *scope = NULL, *subject = NULL,
-			    *acc = NULL;
-	const char *headers[2] = {NULL, NULL};
+	_cleanup_(manifest_req_release) struct manifest_req q = {0};
 	struct cove_xfer x = {0};
 	curl_off_t cl = -1;
-	bool by_digest;
 	int r;
 
-	if ((r = check_repository(repository, err)) < 0 ||
-	    (r = check_reference(reference, &by_digest, err)) < 0)
-		return r;
-	r = cove_registry_ensure_ping(c, err);
+	r = manifest_req_init(c, repository, reference, default_accept, "HEAD",
+			      &q, &x, err);
 	if (r < 0)
 		return r;
-	url = cove_strdup_printf("%s/v2/%s/manifests/%s", c->base, repository,
-				 reference);
-	scope = pull_scope(repository);
-	subject = subject_of(c, repository, reference);
-	acc = accept_header(default_accept);
-	if (!url || !scope || !subject || !acc)
-		return -ENOMEM;
-	headers[0] = acc;
-	x.method = "HEAD";
-	x.url = url;
-	x.scope = scope;
-	x.extra = headers;
-	x.retry = true;
 	r = cove_registry_request(c, &x, err);
 	if (r >= 0 && x.status == 404) {
 		cove_registry_xfer_release(&x);
 		return 0;
 	}
 	if (r >= 0 && x.status != 200)
-		r = cove_registry_http_fail(c, &x, subject, err);
+		r = cove_registry_http_fail(c, &x, q.subject, err);
 	cove_registry_xfer_release(&x);
 	if (r < 0)
 		return r;
