@@ -340,20 +340,13 @@ static int read_record(struct cove_images *db, sqlite3_stmt *st,
 	return read_names(db, rec->id, &rec->names, err);
 }
 
-/* One record by a query with one text parameter; -ENOENT if no row. */
-static int query_one(struct cove_images *db, const char *sql, const char *param,
-		     struct cove_image_record *ret, struct cove_error *err)
+/* The one row @st selects, as a record: -ENOENT when there is none. */
+static int step_record(struct cove_images *db, sqlite3_stmt *st,
+		       struct cove_image_record *ret, struct cove_error *err)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	struct cove_image_record rec;
-	int rc, r;
+	int rc = sqlite3_step(st), r;
 
-	r = prepare(db, sql, &st, err);
-	if (r < 0)
-		return r;
-	if (bind_text(st, 1, param) < 0)
-		return -ENOMEM;
-	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
 		return -ENOENT;
 	if (rc != SQLITE_ROW)
@@ -365,6 +358,21 @@ static int query_one(struct cove_images *db, const char *sql, const char *param,
 	}
 	*ret = rec;
 	return 0;
+}
+
+/* One record by a query with one text parameter; -ENOENT if no row. */
+static int query_one(struct cove_images *db, const char *sql, const char *param,
+		     struct cove_image_record *ret, struct cove_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(db, sql, &st, err);
+	if (r < 0)
+		return r;
+	if (bind_text(st, 1, param) < 0)
+		return -ENOMEM;
+	return step_record(db, st, ret, err);
 }
 
 static int image_exists(struct cove_images *db, const char *id,
@@ -599,8 +607,7 @@ static int lookup_pinned(struct cove_images *db,
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	_cleanup_free_ char *repo = NULL, *repo_tag = NULL, *repo_at = NULL;
-	struct cove_image_record rec;
-	int rc, r;
+	int r;
 
 	repo = cove_image_ref_name(ref);
 	if (!repo)
@@ -624,18 +631,7 @@ static int lookup_pinned(struct cove_images *db,
 	if (bind_text(st, 1, ref->digest) < 0 ||
 	    bind_text(st, 2, repo_tag) < 0 || bind_text(st, 3, repo_at) < 0)
 		return -ENOMEM;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return -ENOENT;
-	if (rc != SQLITE_ROW)
-		return db_error(db, rc, err, "cannot look up an image");
-	r = read_record(db, st, &rec, err);
-	if (r < 0) {
-		cove_image_record_release(&rec);
-		return r;
-	}
-	*ret = rec;
-	return 0;
+	return step_record(db, st, ret, err);
 }
 
 static int lookup_prefix(struct cove_images *db, const char *s,
