@@ -791,8 +791,7 @@ int cove_engine_mount_rootfs(struct cove_engine *e, const struct cove_ctr *c,
 	if (r < 0)
 		return r;
 	return cove_snapshot_mount_idmapped(
-	    e->snap, c->id, cove_engine_chain_id(c), userns, (uint32_t)base,
-	    (uint32_t)base, ret_path, err);
+	    e->snap, c->id, cove_engine_chain_id(c), userns, ret_path, err);
 }
 
 const char *cove_engine_chain_id(const struct cove_ctr *c)

@@ -1021,7 +1021,6 @@ static void unmount_idmapped_lowers(struct cove_snapshotter *s, const char *id)
 
 struct idmap_req {
 	int userns_fd;
-	uint32_t uid, gid;
 };
 
 static int mount_overlay_container(struct cove_snapshotter *s, int cfd,
@@ -1259,9 +1258,9 @@ int cove_snapshot_copy(struct cove_snapshotter *s, const char *chain_id,
 	return 0;
 }
 
-int cove_snapshot_mount(struct cove_snapshotter *s, const char *id,
-			const char *chain_id, char **ret_path,
-			struct cove_error *err)
+static int mount_container(struct cove_snapshotter *s, const char *id,
+			   const char *chain_id, const struct idmap_req *map,
+			   char **ret_path, struct cove_error *err)
 {
 	_cleanup_close_ int cfd = -1;
 	int r;
@@ -1278,38 +1277,29 @@ int cove_snapshot_mount(struct cove_snapshotter *s, const char *id,
 	if (r < 0)
 		return r;
 	if (s->overlay)
-		return mount_overlay_container(s, cfd, id, chain_id, NULL,
+		return mount_overlay_container(s, cfd, id, chain_id, map,
 					       ret_path, err);
 	return copy_vfs_container(s, cfd, id, chain_id, ret_path, err);
 }
 
+int cove_snapshot_mount(struct cove_snapshotter *s, const char *id,
+			const char *chain_id, char **ret_path,
+			struct cove_error *err)
+{
+	return mount_container(s, id, chain_id, NULL, ret_path, err);
+}
+
 int cove_snapshot_mount_idmapped(struct cove_snapshotter *s, const char *id,
 				 const char *chain_id, int userns_fd,
-				 uint32_t base_uid, uint32_t base_gid,
 				 char **ret_path, struct cove_error *err)
 {
-	struct idmap_req map = {
-	    .userns_fd = userns_fd, .uid = base_uid, .gid = base_gid};
-	_cleanup_close_ int cfd = -1;
-	int r;
+	struct idmap_req map = {.userns_fd = userns_fd};
 
 	if (!s->overlay)
 		return cove_error_set(err, ENOTSUP,
 				      "idmapped layers need the overlay "
 				      "driver");
-	if (!chain_id)
-		chain_id = "";
-	if (!valid_id(id))
-		return cove_error_set(err, EINVAL, "invalid container id '%s'",
-				      id ? id : "");
-	if (*chain_id && !valid_digest(chain_id))
-		return cove_error_set(err, EINVAL, "invalid chain id '%s'",
-				      chain_id);
-	r = open_container(s, id, chain_id, &cfd, err);
-	if (r < 0)
-		return r;
-	return mount_overlay_container(s, cfd, id, chain_id, &map, ret_path,
-				       err);
+	return mount_container(s, id, chain_id, &map, ret_path, err);
 }
 
 int cove_snapshot_unmount(struct cove_snapshotter *s, const char *id,

@@ -118,17 +118,16 @@ int cove_snapshot_copy(struct cove_snapshotter *s, const char *chain_id,
 		       int target_dirfd, struct cove_error *err);
 
 /*
- * As cove_snapshot_mount() for a container in a user namespace of its own
- * whose root is host id @base_uid/@base_gid (@size ids): the layers are
- * mounted through idmapped mounts made with @userns_fd (a user namespace
- * with that mapping), attached at <root>/overlay-containers/<id>/lower-N,
- * and the upper dir belongs to the mapped root, so the container sees
- * the image's owners.  Overlay only: -ENOTSUP for vfs (the caller shifts
- * a vfs copy itself).  The maps must be the same at every mount.
+ * As cove_snapshot_mount() for a container in a user namespace of its
+ * own: the layers are mounted through idmapped mounts made with
+ * @userns_fd (a user namespace with the container's mapping), attached at
+ * <root>/overlay-containers/<id>/lower-N, and the upper dir belongs to the
+ * mapped root, so the container sees the image's owners.  Overlay only:
+ * -ENOTSUP for vfs (the caller shifts a vfs copy itself).  The mapping
+ * must be the same at every mount.
  */
 int cove_snapshot_mount_idmapped(struct cove_snapshotter *s, const char *id,
 				 const char *chain_id, int userns_fd,
-				 uint32_t base_uid, uint32_t base_gid,
 				 char **ret_path, struct cove_error *err);
 
 /* Unmount container @id's rootfs (overlay); no-op when not mounted. */
