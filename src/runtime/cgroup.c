@@ -521,7 +521,28 @@ fail:
 	return r;
 }
 
+static int detect(const char *fsroot, enum cove_cgroup_mode *ret);
+
 int cove_cgroup_detect(const char *fsroot, enum cove_cgroup_mode *ret)
+{
+	/*
+	 * The host's layout does not change under a command, and callers
+	 * of a create (the engine's config, the warm-up, the runtime) each
+	 * ask: read the mount table once per process.
+	 */
+	static enum cove_cgroup_mode cached;
+	static int cached_rc = 1;
+
+	if (fsroot)
+		return detect(fsroot, ret);
+	if (cached_rc > 0)
+		cached_rc = detect(NULL, &cached);
+	if (cached_rc == 0)
+		*ret = cached;
+	return cached_rc;
+}
+
+static int detect(const char *fsroot, enum cove_cgroup_mode *ret)
 {
 	struct mount_ent *m = NULL;
 	bool v1 = false, v2 = false;
