@@ -29,8 +29,7 @@ int cove_monitor_run(struct cove_engine *e, struct cove_ctr *c, bool attached,
  * may exec cove-monitor again).  The exit code, or -errno.
  */
 int cove_monitor_resume(struct cove_engine *e, struct cove_ctr *c, int status,
-			uint64_t oom_before, unsigned delay_ms,
-			struct cove_error *err);
+			unsigned delay_ms, struct cove_error *err);
 
 /* Runtime cleanup after an exit: runtime state, cgroup, rootfs mount. */
 void cove_engine_release_runtime(struct cove_engine *e, struct cove_ctr *c);

@@ -53,9 +53,8 @@ struct monitor {
 	char *log_path;
 	uint64_t log_max_size;
 	unsigned log_max_files;
-	uint64_t oom_before; /* the cgroup's OOM kills before this run */
-	unsigned delay_ms;   /* the next restart's back-off */
-	int sfd;	     /* signalfd of handled_signals */
+	unsigned delay_ms; /* the next restart's back-off */
+	int sfd;	   /* signalfd of handled_signals */
 	sigset_t old_mask;
 	/* `cove attach` clients (detached containers only) */
 	int listen_fd;
@@ -348,7 +347,6 @@ static int start_once(struct monitor *m, struct run *run,
 	r = create(m, run, err);
 	if (r < 0)
 		goto fail;
-	m->oom_before = oom_count(m);
 	m->c->pid = run->pid;
 	m->c->pid_start = cove_proc_start_time(run->pid);
 	m->c->monitor_pid = getpid();
@@ -511,7 +509,9 @@ static int finish_once(struct monitor *m, int status)
 {
 	int code = exit_code_of(status);
 
-	m->c->oom_killed = oom_count(m) > m->oom_before;
+	/* each start makes the container's cgroup anew: any kill is this run's
+	 */
+	m->c->oom_killed = oom_count(m) > 0;
 	cove_engine_release_runtime(m->e, m->c);
 	cove_engine_net_teardown(m->e, m->c);
 	m->c->exit_code = code;
@@ -536,7 +536,7 @@ static int finish_once(struct monitor *m, int status)
 static void exec_small_monitor(struct monitor *m, struct run *run)
 {
 	const char *small = cove_engine_helper_path("cove-monitor");
-	char exe[4096], a[12][32], health_ns[32];
+	char exe[4096], a[9][32], health_ns[32];
 	char *argv[40];
 	int fds[4] = {run->out, run->errp, run->in, m->listen_fd};
 	ssize_t n;
@@ -559,8 +559,7 @@ static void exec_small_monitor(struct monitor *m, struct run *run)
 	snprintf(a[7], sizeof(a[7]), "%u", m->log_max_files);
 	snprintf(health_ns, sizeof(health_ns), "%lld",
 		 (long long)cove_engine_health_interval(m->c));
-	snprintf(a[8], sizeof(a[8]), "%llu", (unsigned long long)m->oom_before);
-	snprintf(a[9], sizeof(a[9]), "%u", m->delay_ms);
+	snprintf(a[8], sizeof(a[8]), "%u", m->delay_ms);
 
 	argv[k++] = (char *)small;
 	for (int i = 0; i < 6; i++)
@@ -570,7 +569,7 @@ static void exec_small_monitor(struct monitor *m, struct run *run)
 	argv[k++] = a[7];
 	argv[k++] = health_ns;
 	argv[k++] = (char *)"--";
-	/* RESUME_ARGV: cove __monitor-resume ID OOM DELAY STATUS */
+	/* RESUME_ARGV: cove __monitor-resume ID DELAY STATUS */
 	argv[k++] = exe;
 	argv[k++] = (char *)"--root";
 	argv[k++] = m->e->root;
@@ -581,7 +580,6 @@ static void exec_small_monitor(struct monitor *m, struct run *run)
 	argv[k++] = (char *)"__monitor-resume";
 	argv[k++] = m->c->id;
 	argv[k++] = a[8];
-	argv[k++] = a[9];
 	argv[k++] = (char *)"STATUS";
 	argv[k++] = (char *)"--";
 	/* HEALTH_ARGV */
@@ -771,8 +769,7 @@ int cove_monitor_run(struct cove_engine *e, struct cove_ctr *c, bool attached,
 }
 
 int cove_monitor_resume(struct cove_engine *e, struct cove_ctr *c, int status,
-			uint64_t oom_before, unsigned delay_ms,
-			struct cove_error *err)
+			unsigned delay_ms, struct cove_error *err)
 {
 	struct monitor m;
 	int r = monitor_init(&m, e, c, false, -1, err);
@@ -781,7 +778,6 @@ int cove_monitor_resume(struct cove_engine *e, struct cove_ctr *c, int status,
 		monitor_release(&m);
 		return r;
 	}
-	m.oom_before = oom_before;
 	m.delay_ms = delay_ms ? delay_ms : 100;
 	return supervise(&m, true, status, err);
 }

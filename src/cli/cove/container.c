@@ -1524,7 +1524,7 @@ out:
  */
 
 /*
- * Not for users: cove-monitor execs `cove __monitor-resume ID OOM DELAY
+ * Not for users: cove-monitor execs `cove __monitor-resume ID DELAY
  * STATUS` when the container it watched has exited (docs/engine.md).
  */
 int cmd_monitor_resume(struct cove_ctx *ctx, int argc, char **argv)
@@ -1532,14 +1532,12 @@ int cmd_monitor_resume(struct cove_ctx *ctx, int argc, char **argv)
 	_cleanup_engine_ struct cove_engine *e = NULL;
 	struct cove_error err = {0};
 	struct cove_ctr c = {0};
-	uint64_t oom = 0;
 	uint32_t delay = 0;
 	int status = 0, r;
 	sqlite3 *db;
 
-	if (argc != 5 || cove_parse_uint64(argv[2], &oom) < 0 ||
-	    cove_parse_uint32(argv[3], &delay) < 0 ||
-	    cove_parse_int(argv[4], &status) < 0)
+	if (argc != 4 || cove_parse_uint32(argv[2], &delay) < 0 ||
+	    cove_parse_int(argv[3], &status) < 0)
 		return cove_cli_failf(
 		    "__monitor-resume: for cove-monitor only");
 	r = cove_cli_engine_open(ctx, &e);
@@ -1549,7 +1547,7 @@ int cmd_monitor_resume(struct cove_ctx *ctx, int argc, char **argv)
 	if (cove_engine_db(e, &db, &err) < 0 ||
 	    cove_ctr_lookup(db, argv[1], &c, &err) < 0)
 		return cove_cli_fail(&err);
-	r = cove_monitor_resume(e, &c, status, oom, delay, &err);
+	r = cove_monitor_resume(e, &c, status, delay, &err);
 	cove_ctr_release(&c);
 	return r < 0 ? 125 : 0;
 }
