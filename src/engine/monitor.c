@@ -321,15 +321,6 @@ static void run_health_check(struct monitor *m)
 	/* reaped with the other children on SIGCHLD */
 }
 
-static int exit_code_of(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return 255;
-}
-
 /*
  * Start the container once: rootfs, network, create (the init becomes our
  * child, with the pipes of @run as its stdio), row updated, start.
@@ -507,7 +498,7 @@ static int watch(struct monitor *m, struct run *run)
 /* After the init's exit: record it and clean up; the exit code. */
 static int finish_once(struct monitor *m, int status)
 {
-	int code = exit_code_of(status);
+	int code = cove_exit_code(status);
 
 	/* each start makes the container's cgroup anew: any kill is this run's
 	 */

@@ -36,27 +36,12 @@ static bool flag(const json_t *o, const char *key)
 	return json_is_true(json_object_get(o, key));
 }
 
-/* A NULL-terminated copy of a JSON string array (NULL when not an array). */
+/* A NULL-terminated copy of a JSON string array (NULL when absent). */
 static char **strv(const json_t *o, const char *key)
 {
-	const json_t *a = json_object_get(o, key);
 	char **v = NULL;
-	size_t i;
-	json_t *s;
 
-	if (!json_is_array(a))
-		return NULL;
-	v = calloc(json_array_size(a) + 1, sizeof(char *));
-	if (!v)
-		return NULL;
-	json_array_foreach(a, i, s)
-	{
-		v[i] = strdup(json_string_value(s) ? json_string_value(s) : "");
-		if (!v[i]) {
-			cove_strv_free(v);
-			return NULL;
-		}
-	}
+	(void)cove_json_strv(o, "", key, &v, NULL);
 	return v;
 }
 

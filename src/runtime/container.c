@@ -42,6 +42,15 @@ static int pidfd_open_(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+int cove_exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 255;
+}
+
 int cove_wait_exit_code(pid_t pid)
 {
 	int status;
@@ -50,11 +59,7 @@ int cove_wait_exit_code(pid_t pid)
 		if (errno != EINTR)
 			return 255;
 	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return 255;
+	return cove_exit_code(status);
 }
 
 /* ---- spawning the init ------------------------------------------------------

@@ -89,3 +89,5 @@ int cove_container_exec(const struct cove_exec_opts *o, pid_t *ret_pid,
 
 /* Wait for a child and turn its status into a shell-style exit code. */
 int cove_wait_exit_code(pid_t pid);
+/* A wait status as a shell-style exit code (128 + N for signal N). */
+int cove_exit_code(int status);
