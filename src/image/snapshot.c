@@ -763,14 +763,11 @@ static char *cont_path(struct cove_snapshotter *s, const char *id,
 static bool is_mountpoint(const char *path)
 {
 	_cleanup_free_ char *up = cove_strdup_printf("%s/..", path);
-	struct statx sx;
 	struct stat a, b;
 
-	/* the root of a mount, bind mounts of the same file system too */
-	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS,
-		  &sx) == 0 &&
-	    (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
-		return sx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
+	/* bind mounts of the same file system too (statx), or st_dev */
+	if (cove_is_mount_root(AT_FDCWD, path))
+		return true;
 	return up && stat(path, &a) == 0 && stat(up, &b) == 0 &&
 	       (a.st_dev != b.st_dev || a.st_ino == b.st_ino);
 }

@@ -180,12 +180,7 @@ int cove_mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/*
- * Whether @name in @dfd is the root of a mount.  A bind mount of the same
- * file system has the same st_dev as its parent: statx tells them apart
- * (STATX_ATTR_MOUNT_ROOT, Linux 5.8).
- */
-static bool is_mount_root(int dfd, const char *name)
+bool cove_is_mount_root(int dfd, const char *name)
 {
 	struct statx sx;
 
@@ -207,7 +202,7 @@ static int rm_rf_at(int dfd, const char *name, dev_t dev)
 	if (!S_ISDIR(st.st_mode))
 		return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno
 								     : 0;
-	if (st.st_dev != dev || is_mount_root(dfd, name))
+	if (st.st_dev != dev || cove_is_mount_root(dfd, name))
 		return -EBUSY; /* a mount point: never descend into it */
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)

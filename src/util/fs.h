@@ -3,6 +3,7 @@
  * Small file-system helpers.  All return 0 or -errno and open every fd with
  * O_CLOEXEC.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -35,6 +36,13 @@ int cove_write_file_atomic_at(int dirfd, const char *path, const char *data,
  */
 int cove_write_file_replace_at(int dirfd, const char *path, const char *data,
 			       size_t len, mode_t mode);
+
+/*
+ * Whether @name in @dfd is the root of a mount.  A bind mount of the same
+ * file system has the same st_dev as its parent: statx tells them apart
+ * (STATX_ATTR_MOUNT_ROOT, Linux 5.8); false where the kernel cannot say.
+ */
+bool cove_is_mount_root(int dfd, const char *name);
 
 /* mkdir -p with @mode; existing directories are fine. */
 int cove_mkdir_p(const char *path, mode_t mode);
