@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -101,4 +102,64 @@ int cove_attach_connect(const char *runroot, const char *id, int *ret_fd,
 				       "cannot attach to container %s", id);
 	*ret_fd = TAKE_FD(fd);
 	return 0;
+}
+
+static void drop(struct cove_attach_clients *a, size_t i)
+{
+	close(a->fd[i]);
+	a->n--;
+	a->fd[i] = a->fd[a->n];
+	a->input_done[i] = a->input_done[a->n];
+}
+
+int cove_attach_input_fd(const struct cove_attach_clients *a, size_t i)
+{
+	return a->input_done[i] ? -1 : a->fd[i];
+}
+
+void cove_attach_accept(struct cove_attach_clients *a, int listen_fd)
+{
+	int fd;
+
+	if (a->n >= COVE_ATTACH_MAX_CLIENTS)
+		return;
+	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	a->input_done[a->n] = false;
+	a->fd[a->n++] = fd;
+}
+
+void cove_attach_input(struct cove_attach_clients *a, size_t i, int to_fd)
+{
+	char buf[4096];
+	ssize_t n = read(a->fd[i], buf, sizeof(buf));
+
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		drop(a, i);
+	else if (n == 0)
+		a->input_done[i] = true;
+	else if (n > 0 && to_fd >= 0)
+		(void)cove_write_all(to_fd, buf, (size_t)n);
+}
+
+void cove_attach_broadcast(struct cove_attach_clients *a, int stream,
+			   const char *buf, size_t len)
+{
+	unsigned char hdr[COVE_ATTACH_HDR];
+
+	cove_attach_header(hdr, stream, len);
+	for (size_t i = a->n; i-- > 0;) {
+		struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)buf, len}};
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+		if (sendmsg(a->fd[i], &mh, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+		    (ssize_t)(sizeof(hdr) + len))
+			drop(a, i);
+	}
+}
+
+void cove_attach_close_all(struct cove_attach_clients *a)
+{
+	while (a->n)
+		drop(a, 0);
 }

@@ -58,9 +58,7 @@ struct monitor {
 	sigset_t old_mask;
 	/* `cove attach` clients (detached containers only) */
 	int listen_fd;
-	int clients[COVE_ATTACH_MAX_CLIENTS];
-	bool input_done[COVE_ATTACH_MAX_CLIENTS]; /* shut down, still reading */
-	size_t n_clients;
+	struct cove_attach_clients clients;
 };
 
 static int64_t hint(const struct cove_ctr *c, const char *obj, const char *key)
@@ -146,34 +144,6 @@ static int mount_rootfs(struct monitor *m, struct cove_error *err)
 	return cove_engine_mount_rootfs(m->e, m->c, &path, err);
 }
 
-static void attach_drop(struct monitor *m, size_t i)
-{
-	close(m->clients[i]);
-	m->n_clients--;
-	m->clients[i] = m->clients[m->n_clients];
-	m->input_done[i] = m->input_done[m->n_clients];
-}
-
-/*
- * Output to every attached client, framed (attach.h).  A client that cannot
- * take it at once is dropped rather than allowed to stall the container.
- */
-static void attach_broadcast(struct monitor *m, enum cove_log_stream stream,
-			     const char *buf, size_t len)
-{
-	unsigned char hdr[COVE_ATTACH_HDR];
-
-	cove_attach_header(hdr, stream == COVE_LOG_STDERR ? 2 : 1, len);
-	for (size_t i = m->n_clients; i-- > 0;) {
-		struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)buf, len}};
-		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-		ssize_t k =
-		    sendmsg(m->clients[i], &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (k != (ssize_t)(sizeof(hdr) + len))
-			attach_drop(m, i);
-	}
-}
-
 /* Copy what a pipe or pty has to the log (and our own stdout/stderr). */
 static int pump(struct monitor *m, int fd, enum cove_log_stream stream,
 		int out_fd)
@@ -189,7 +159,8 @@ static int pump(struct monitor *m, int fd, enum cove_log_stream stream,
 		(void)cove_logfile_write(m->log, stream, buf, (size_t)n);
 	if (out_fd >= 0)
 		(void)cove_write_all(out_fd, buf, (size_t)n);
-	attach_broadcast(m, stream, buf, (size_t)n);
+	cove_attach_broadcast(&m->clients, stream == COVE_LOG_STDERR ? 2 : 1,
+			      buf, (size_t)n);
 	return 1;
 }
 
@@ -388,12 +359,12 @@ static int watch(struct monitor *m, struct run *run)
 		    {.fd = stdin_done ? -1 : 0, .events = POLLIN},
 		    {.fd = exited ? -1 : m->listen_fd, .events = POLLIN},
 		};
-		size_t nc = m->n_clients;
+		size_t nc = m->clients.n;
 		int timeout = exited ? 200 : -1;
 		int n;
 
 		for (size_t i = 0; i < nc; i++) {
-			p[5 + i].fd = m->input_done[i] ? -1 : m->clients[i];
+			p[5 + i].fd = cove_attach_input_fd(&m->clients, i);
 			p[5 + i].events = POLLIN;
 		}
 		if (!exited && next_check) {
@@ -463,29 +434,12 @@ static int watch(struct monitor *m, struct run *run)
 			}
 		}
 		/* attach clients: their input goes to the container's stdin */
-		for (size_t i = nc; i-- > 0;) {
-			char buf[4096];
-			ssize_t k;
-			int to = m->tty ? run->out : run->in;
-			if (!(p[5 + i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			k = read(m->clients[i], buf, sizeof(buf));
-			if (k < 0 && errno != EAGAIN && errno != EINTR)
-				attach_drop(m, i);
-			else if (k == 0)
-				m->input_done[i] = true;
-			else if (k > 0 && to >= 0)
-				(void)cove_write_all(to, buf, (size_t)k);
-		}
-		if ((p[4].revents & POLLIN) &&
-		    m->n_clients < COVE_ATTACH_MAX_CLIENTS) {
-			int cfd = accept4(m->listen_fd, NULL, NULL,
-					  SOCK_CLOEXEC | SOCK_NONBLOCK);
-			if (cfd >= 0) {
-				m->input_done[m->n_clients] = false;
-				m->clients[m->n_clients++] = cfd;
-			}
-		}
+		for (size_t i = nc; i-- > 0;)
+			if (p[5 + i].revents & (POLLIN | POLLHUP | POLLERR))
+				cove_attach_input(&m->clients, i,
+						  m->tty ? run->out : run->in);
+		if (p[4].revents & POLLIN)
+			cove_attach_accept(&m->clients, m->listen_fd);
 	}
 	if (raw)
 		tcsetattr(0, TCSANOW, &saved_tio);
@@ -668,8 +622,7 @@ static int monitor_init(struct monitor *m, struct cove_engine *e,
 static void monitor_release(struct monitor *m)
 {
 	cove_logfile_close(m->log);
-	while (m->n_clients)
-		attach_drop(m, 0);
+	cove_attach_close_all(&m->clients);
 	if (m->listen_fd >= 0) {
 		close(m->listen_fd);
 		cove_attach_unlink(m->e->runroot, m->c->id);

@@ -44,32 +44,7 @@
 #include "util/fs.h"
 #include "util/strutil.h"
 
-static int clients[COVE_ATTACH_MAX_CLIENTS];
-/* a client that has shut down its side still gets the output */
-static bool input_done[COVE_ATTACH_MAX_CLIENTS];
-static size_t n_clients;
-
-static void drop(size_t i)
-{
-	close(clients[i]);
-	n_clients--;
-	clients[i] = clients[n_clients];
-	input_done[i] = input_done[n_clients];
-}
-
-static void broadcast(int stream, const char *buf, size_t len)
-{
-	unsigned char hdr[COVE_ATTACH_HDR];
-
-	cove_attach_header(hdr, stream, len);
-	for (size_t i = n_clients; i-- > 0;) {
-		struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)buf, len}};
-		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-		if (sendmsg(clients[i], &mh, MSG_NOSIGNAL | MSG_DONTWAIT) !=
-		    (ssize_t)(sizeof(hdr) + len))
-			drop(i);
-	}
-}
+static struct cove_attach_clients clients;
 
 /* Copy what @fd has; false at EOF (or EIO from a pty whose slave is gone). */
 static bool pump(struct cove_logfile *log, int fd, enum cove_log_stream s)
@@ -83,7 +58,8 @@ static bool pump(struct cove_logfile *log, int fd, enum cove_log_stream s)
 		return false;
 	if (log)
 		(void)cove_logfile_write(log, s, buf, (size_t)n);
-	broadcast(s == COVE_LOG_STDERR ? 2 : 1, buf, (size_t)n);
+	cove_attach_broadcast(&clients, s == COVE_LOG_STDERR ? 2 : 1, buf,
+			      (size_t)n);
 	return true;
 }
 
@@ -179,11 +155,11 @@ int main(int argc, char **argv)
 		    {.fd = errp, .events = POLLIN},
 		    {.fd = exited ? -1 : lfd, .events = POLLIN},
 		};
-		size_t nc = n_clients;
+		size_t nc = clients.n;
 		int timeout = exited ? 200 : -1, n;
 
 		for (size_t k = 0; k < nc; k++) {
-			p[4 + k].fd = input_done[k] ? -1 : clients[k];
+			p[4 + k].fd = cove_attach_input_fd(&clients, k);
 			p[4 + k].events = POLLIN;
 		}
 		if (!exited && next) {
@@ -229,35 +205,16 @@ int main(int argc, char **argv)
 			close(errp);
 			errp = -1;
 		}
-		for (size_t k = nc; k-- > 0;) {
-			char buf[4096];
-			ssize_t r;
-			int to = tty ? out : in;
-			if (!(p[4 + k].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			r = read(clients[k], buf, sizeof(buf));
-			if (r < 0 && errno != EAGAIN && errno != EINTR)
-				drop(k);
-			else if (r == 0)
-				input_done[k] = true;
-			else if (r > 0 && to >= 0)
-				(void)cove_write_all(to, buf, (size_t)r);
-		}
-		if ((p[3].revents & POLLIN) &&
-		    n_clients < COVE_ATTACH_MAX_CLIENTS) {
-			int c = accept4(lfd, NULL, NULL,
-					SOCK_CLOEXEC | SOCK_NONBLOCK);
-			if (c >= 0) {
-				input_done[n_clients] = false;
-				clients[n_clients++] = c;
-			}
-		}
+		for (size_t k = nc; k-- > 0;)
+			if (p[4 + k].revents & (POLLIN | POLLHUP | POLLERR))
+				cove_attach_input(&clients, k, tty ? out : in);
+		if (p[3].revents & POLLIN)
+			cove_attach_accept(&clients, lfd);
 	}
 	if (!exited)
 		waitpid(pid, &status, 0);
 	cove_logfile_close(log);
-	while (n_clients)
-		drop(0);
+	cove_attach_close_all(&clients);
 	if (out >= 0)
 		close(out);
 	if (errp >= 0)
