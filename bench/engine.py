@@ -7,7 +7,10 @@ Prints, for cove and podman (Debian's, with crun as its runtime):
     one after the other, and memory per container including its monitor
     (cove's monitor process, podman's conmon), system-wide from
     /proc/meminfo and as the PSS and RSS of the monitor processes, then
-    the time to remove them all and a check that their cgroups are gone,
+    the memory freed when the monitors are killed (-9) while the
+    containers go on running: the monitors' own cost, and the rest, the
+    containers' (kernel namespaces, cgroups, mounts, the `sleep`),
+    then the time to remove them all and a check that their cgroups are gone,
 and the ratios of cove's figures to podman's.
 
 Each engine has its own storage in a temporary directory (podman: --root,
@@ -209,7 +212,7 @@ def rm_args(eng, names):
     return ["rm", "-f"] + names if eng == "cove" else ["rm", "-f", "-t", "0"] + names
 
 
-def density(eng, base, k, tag):
+def density(eng, base, k, tag, kill_monitors=False):
     """Start k detached sleep containers, measure, remove them; returns a
     dict of figures (n is how many started)."""
     names = []
@@ -233,6 +236,23 @@ def density(eng, base, k, tag):
            "sys": after[0] - before[0], "avail": after[1] - before[1],
            "cg": cgroup_usage_kib(), "mons": len(mons),
            "pss": sum(s[0] for s in sm), "rss": sum(s[1] for s in sm)}
+    # What the monitors themselves cost, measured the same way for both
+    # engines: the memory freed when they are killed (-9, by pid; the
+    # containers go on running, reparented, and `rm -f` ends them).  The
+    # rest, res["sys"] - res["mon_sys"], is the containers' own cost:
+    # their processes and the kernel's namespaces, cgroups and mounts.
+    if kill_monitors and mons:
+        for pid in mons:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        for _ in range(100):
+            if not [p for p in mons if os.path.exists("/proc/%d" % p)]:
+                break
+            time.sleep(0.05)
+        time.sleep(1)
+        res["mon_sys"] = after[0] - used_kib()[0]
     # rm -f in batches of 100 names (each podman container exit also
     # starts a `podman container cleanup`); timed together.
     t0 = time.perf_counter()
@@ -327,6 +347,23 @@ def main():
                   (c["time"] / cn) / (p["time"] / pn), (c["sys"] / cn) / max(1, p["sys"] / pn),
                   (c["avail"] / cn) / max(1, p["avail"] / pn),
                   (c["pss"] / max(1, c["mons"])) / max(1, p["pss"] / max(1, p["mons"]))))
+        # A batch apart (podman cannot clean up after a killed conmon, so
+        # its rm and leftover figures above come from intact containers).
+        k_mon = min(N_DENSITY, 100)
+        print("== monitors' own memory: %d containers each, then their monitors "
+              "killed (-9) while the containers run" % k_mon)
+        mon = {}
+        for k in eng:
+            r = density(k, eng[k], k_mon, "m", kill_monitors=True)
+            n = max(1, r["n"])
+            mon[k] = (r["sys"] / n, r.get("mon_sys", 0) / n)
+            print("%-7s %d KiB per container system-wide, of which the monitor %d KiB "
+                  "(freed when killed), the container alone %d KiB" % (
+                      k, mon[k][0], mon[k][1], mon[k][0] - mon[k][1]), flush=True)
+        print("cove/podman monitor alone: %.2fx; half of podman's per container: %d KiB, "
+              "podman's container alone: %d KiB" % (
+                  mon["cove"][1] / max(1, mon["podman"][1]), mon["podman"][0] / 2,
+                  mon["podman"][0] - mon["podman"][1]))
     finally:
         for k, base in eng.items():
             remove_all(k, base)

@@ -509,9 +509,17 @@ int cove_logfile_open(const char *path, uint64_t max_size, unsigned max_files,
 	struct cove_logfile *lf;
 	int r;
 
-	lf = calloc(1, sizeof(*lf));
+	/*
+	 * malloc, not calloc, and the fields set one by one: the two pending
+	 * buffers (32 KiB) stay untouched pages until a line needs them, in
+	 * every detached container's monitor.
+	 */
+	lf = malloc(sizeof(*lf));
 	if (!lf)
 		return cove_error_set(err, ENOMEM, "out of memory");
+	lf->size = 0;
+	lf->pend[0].len = lf->pend[1].len = 0;
+	memset(&lf->out, 0, sizeof(lf->out));
 	lf->fd = -1;
 	lf->max_size = max_size;
 	lf->max_files = max_files ? max_files : 1;
