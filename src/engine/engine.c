@@ -8,7 +8,6 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <ftw.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,6 +17,7 @@
 #include "engine/db.h"
 #include "engine/rootless.h"
 #include "engine/runspec.h"
+#include "engine/userns.h"
 #include "engine/volumes.h"
 #include "image/bundle.h"
 #include "image/pull.h"
@@ -338,141 +338,6 @@ static void remove_anon_volumes(struct cove_engine *e, const json_t *config)
 	}
 }
 
-/*
- * --userns=auto: each such container gets its own 65536 host ids, from
- * 2^31 up in slots of 65536 (above any id a distribution hands out), the
- * lowest slot no other container of this engine holds.  Chosen at
- * create; recorded as HostConfig.IDMapBase.
- */
-#define USERNS_AUTO_FIRST 0x80000000u
-#define USERNS_AUTO_SIZE 65536u
-#define USERNS_AUTO_SLOTS 8192u
-
-static int userns_auto_base(sqlite3 *db, uint32_t *ret, struct cove_error *err)
-{
-	struct cove_ctr *cs = NULL;
-	size_t n = 0;
-	int r = cove_ctr_list(db, &cs, &n, err);
-
-	if (r < 0)
-		return r;
-	for (uint32_t slot = 0; slot < USERNS_AUTO_SLOTS; slot++) {
-		uint32_t base = USERNS_AUTO_FIRST + slot * USERNS_AUTO_SIZE;
-		bool used = false;
-		for (size_t i = 0; i < n && !used; i++)
-			used = json_integer_value(json_object_get(
-				   json_object_get(cs[i].config, "HostConfig"),
-				   "IDMapBase")) == base;
-		if (!used) {
-			cove_ctrs_free(cs, n);
-			*ret = base;
-			return 0;
-		}
-	}
-	cove_ctrs_free(cs, n);
-	return cove_error_set(err, ENOSPC,
-			      "--userns=auto: every id range is in use");
-}
-
-static uint32_t shifted(uint32_t id, uint32_t base)
-{
-	return id < USERNS_AUTO_SIZE ? base + id : base + USERNS_AUTO_SIZE - 2;
-}
-
-/*
- * Give the container's private copy of the image the ids of its user
- * namespace: every owner shifted by @base.  The tree was just copied
- * from the image and no process uses it yet; the walk never follows a
- * symlink (nftw FTW_PHYS, fchownat AT_SYMLINK_NOFOLLOW).  chown clears
- * set-id bits, so the mode is put back after it.
- */
-static uint32_t shift_base;
-static int shift_err;
-
-static int shift_one(const char *path, const struct stat *st, int flag,
-		     struct FTW *ftw)
-{
-	(void)flag;
-	(void)ftw;
-	if (lchown(path, shifted(st->st_uid, shift_base),
-		   shifted(st->st_gid, shift_base)) < 0) {
-		shift_err = -errno;
-		return 1;
-	}
-	if (!S_ISLNK(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)) &&
-	    chmod(path, st->st_mode & 07777) < 0) {
-		shift_err = -errno;
-		return 1;
-	}
-	return 0;
-}
-
-static int shift_tree(const char *root, uint32_t base, struct cove_error *err)
-{
-	shift_base = base;
-	shift_err = 0;
-	if (nftw(root, shift_one, 32, FTW_PHYS | FTW_MOUNT) != 0)
-		return cove_error_setx(err, shift_err ? shift_err : EIO,
-				       "--userns=auto: cannot shift the owners "
-				       "under %s",
-				       root);
-	return 0;
-}
-
-/*
- * The runtime reaches the rootfs and the /etc files as the container's
- * root, a host id with no rights of its own: the directories on their way
- * must let others through (0711: search, not list; the names below them
- * are random ids).
- */
-static int userns_traversable(struct cove_engine *e, const char *id,
-			      struct cove_error *err)
-{
-	const char *driver = cove_snapshotter_driver(e->snap);
-	char up[PATH_MAX];
-	char *paths[5] = {
-	    cove_strdup_printf("%s", e->root),
-	    cove_strdup_printf("%s/%s-containers", e->root, driver),
-	    cove_strdup_printf("%s/%s-containers/%s", e->root, driver, id),
-	    cove_strdup_printf("%s/containers", e->root),
-	    cove_strdup_printf("%s/containers/%s", e->root, id),
-	};
-	int r = 0;
-
-	/* the storage root's own parents are the user's: say what to do */
-	snprintf(up, sizeof(up), "%s", e->root);
-	for (char *slash = strrchr(up, '/'); slash && slash != up;
-	     slash = strrchr(up, '/')) {
-		struct stat st;
-		*slash = '\0';
-		if (stat(up, &st) == 0 && !(st.st_mode & 0001)) {
-			r = cove_error_set(
-			    err, EACCES,
-			    "--userns=auto: the container's root "
-			    "is an unprivileged host id, which "
-			    "cannot reach the storage under %s "
-			    "(mode %04o): make it searchable "
-			    "(chmod o+x) or use another --root",
-			    up, (unsigned)(st.st_mode & 07777));
-			break;
-		}
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
-		struct stat st;
-		if (!paths[i]) {
-			r = -ENOMEM;
-			continue;
-		}
-		if (r >= 0 && stat(paths[i], &st) == 0 &&
-		    (st.st_mode & 0001) == 0 &&
-		    chmod(paths[i], (st.st_mode & 07777) | 0111) < 0)
-			r = cove_error_setx(err, errno, "cannot chmod %s",
-					    paths[i]);
-		free(paths[i]);
-	}
-	return r;
-}
-
 /* A port no socket of this network namespace is bound to now. */
 static int free_port(const char *proto, uint16_t *ret)
 {
@@ -579,6 +444,10 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 	r = cove_engine_images(e, err);
 	if (r < 0)
 		return r;
+	r = cove_engine_userns_check(e, json_object_get(config, "HostConfig"),
+				     err);
+	if (r < 0)
+		return r;
 	r = random_id(c.id);
 	if (r < 0)
 		return cove_error_setx(err, r, "getrandom");
@@ -598,25 +467,6 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 	r = resolve_ports(config, &img, err);
 	if (r < 0)
 		goto out;
-	if (!strcmp(json_string_value(json_object_get(
-			json_object_get(config, "HostConfig"), "UsernsMode"))
-			?: "",
-		    "auto")) {
-		uint32_t base = 0;
-		if (e->rootless) {
-			r = cove_error_set(
-			    err, EINVAL,
-			    "--userns=auto is for root: rootless "
-			    "containers run in the user's own "
-			    "user namespace already");
-			goto out;
-		}
-		r = userns_auto_base(db, &base, err);
-		if (r < 0)
-			goto out;
-		json_object_set_new(json_object_get(config, "HostConfig"),
-				    "IDMapBase", json_integer(base));
-	}
 	r = make_anon_volumes(e, config, &img, err);
 	if (r < 0)
 		goto out;
@@ -632,6 +482,10 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 		json_object_set_new(gd, "Data", data);
 		json_object_set_new(config, "GraphDriver", gd);
 	}
+	/* --userns: its maps, recorded for every later start */
+	r = cove_engine_userns_prepare(e, db, config, err);
+	if (r < 0)
+		goto out;
 	/* the row first: it reserves the name before any work is done */
 	c.name = (char *)name;
 	c.image = (char *)image;
@@ -643,13 +497,11 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 	r = cove_ctr_insert(db, &c, err);
 	/* another create took the same id range meanwhile: the next one */
 	for (int tries = 0; r == -EADDRINUSE && tries < 20; tries++) {
-		uint32_t base = 0;
 		cove_error_clear(err);
-		r = userns_auto_base(db, &base, err);
+		r = cove_engine_userns_auto_next(
+		    db, json_object_get(config, "HostConfig"), err);
 		if (r < 0)
 			break;
-		json_object_set_new(json_object_get(config, "HostConfig"),
-				    "IDMapBase", json_integer(base));
 		r = cove_ctr_insert(db, &c, err);
 	}
 	/*
@@ -691,25 +543,11 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 	}
 	made_dir = true;
 	c.config = config;
-	r = cove_engine_mount_rootfs(e, &c, &rootfs, err);
+	/* the rootfs, seen with the image's owners in a user namespace */
+	mounted = true;
+	r = cove_engine_userns_rootfs(e, &c, dir, &rootfs, err);
 	if (r < 0)
 		goto out;
-	mounted = true;
-	{
-		json_int_t base = json_integer_value(json_object_get(
-		    json_object_get(config, "HostConfig"), "IDMapBase"));
-		if (base > 0) {
-			/* vfs: the container's own copy, shifted here */
-			if (!strcmp(cove_snapshotter_driver(e->snap), "vfs")) {
-				r = shift_tree(rootfs, (uint32_t)base, err);
-				if (r < 0)
-					goto out;
-			}
-			r = userns_traversable(e, c.id, err);
-			if (r < 0)
-				goto out;
-		}
-	}
 	if (!hostname || !*hostname)
 		hostname = c.id; /* truncated to 12 below */
 	{
@@ -774,20 +612,51 @@ out:
 int cove_engine_mount_rootfs(struct cove_engine *e, const struct cove_ctr *c,
 			     char **ret_path, struct cove_error *err)
 {
-	json_int_t base = json_integer_value(json_object_get(
-	    json_object_get(c->config, "HostConfig"), "IDMapBase"));
-	struct cove_id_mapping map = {
-	    .container_id = 0, .host_id = (uint32_t)base, .size = 65536};
+	_cleanup_free_ struct cove_userns_maps *maps = calloc(1, sizeof(*maps));
 	_cleanup_close_ int userns = -1;
 	int r = cove_engine_images(e, err);
 
 	if (r < 0)
 		return r;
-	if (base <= 0 || strcmp(cove_snapshotter_driver(e->snap), "overlay"))
+	if (!maps)
+		return -ENOMEM;
+	if (cove_userns_maps_from_config(
+		json_object_get(c->config, "HostConfig"), maps) < 0)
+		return cove_error_set(err, EINVAL,
+				      "container %s: invalid "
+				      "HostConfig.IDMappings",
+				      c->id);
+	if (json_is_true(json_object_get(
+		json_object_get(json_object_get(c->config, "GraphDriver"),
+				"Data"),
+		"RootfsCopy"))) {
+		/* a private copy, made and shifted at create (userns.h) */
+		_cleanup_free_ char *dir = cove_engine_ctr_dir(e, c->id);
+		char *path = dir ? cove_strdup_printf("%s/rootfs", dir) : NULL;
+		struct stat st;
+		if (!path)
+			return -ENOMEM;
+		r = lstat(path, &st) < 0 ? -errno : 0;
+		if (r < 0 || !S_ISDIR(st.st_mode)) {
+			r = cove_error_setx(err, r < 0 ? r : -ENOTDIR,
+					    "the root file system of container "
+					    "%s is missing (%s)",
+					    c->id, path);
+			free(path);
+			return r;
+		}
+		*ret_path = path;
+		return 0;
+	}
+	if (!maps->n_uid || strcmp(cove_snapshotter_driver(e->snap), "overlay"))
 		return cove_snapshot_mount(
 		    e->snap, c->id, cove_engine_chain_id(c), ret_path, err);
-	/* --userns=auto on overlay: the layers through idmapped mounts */
-	r = cove_idmap_userns_fd(&map, 1, &map, 1, &userns, err);
+	/*
+	 * A user namespace of its own on overlay (root): the layers through
+	 * idmapped mounts of the container's maps.
+	 */
+	r = cove_idmap_userns_fd(maps->uid, maps->n_uid, maps->gid, maps->n_gid,
+				 &userns, err);
 	if (r < 0)
 		return r;
 	return cove_snapshot_mount_idmapped(

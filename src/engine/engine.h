@@ -28,7 +28,8 @@
  *     ReadonlyRootfs, CapAdd, CapDrop, SecurityOpt, Privileged, Memory,
  *     MemorySwap, NanoCpus, CpuShares, PidsLimit, Ulimits [{Name, Soft,
  *     Hard}], RestartPolicy {Name, MaximumRetryCount}, Init, AutoRemove,
- *     LogConfig {MaxSize, MaxFile}, CgroupParent, AnonVolumes []}
+ *     LogConfig {MaxSize, MaxFile}, CgroupParent, AnonVolumes [],
+ *     UsernsMode, IDMappings {UidMap, GidMap}, IDMapBase (userns.h)}
  */
 #include <jansson.h>
 #include <stdbool.h>
@@ -213,8 +214,9 @@ int cove_engine_lookup(struct cove_engine *e, const char *name_or_id,
 		       struct cove_ctr *ret, struct cove_error *err);
 
 /*
- * Mount (or find mounted) @c's root file system; with --userns=auto on
- * overlay through idmapped layers.  *ret_path: the directory, caller frees.
+ * Mount (or find mounted) @c's root file system; with a user namespace of
+ * its own (--userns, userns.h) on overlay through idmapped layers, or its
+ * private shifted copy.  *ret_path: the directory, caller frees.
  */
 int cove_engine_mount_rootfs(struct cove_engine *e, const struct cove_ctr *c,
 			     char **ret_path, struct cove_error *err);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/userns.h"
 #include "engine/volumes.h"
 #include "image/bundle.h"
 #include "runtime/cgroup.h"
@@ -343,10 +344,13 @@ static int add_mounts(struct cove_engine *e, int rootfd, const char *dir,
 		mounts = json_array();
 		json_object_set_new(spec, "mounts", mounts);
 	}
-	/* the engine's /etc files */
+	/*
+	 * The engine's /etc files, and with --userns keep-id the image's
+	 * passwd and group plus the user, when the container has them.
+	 */
 	{
-		static const char *const files[] = {"hostname", "hosts",
-						    "resolv.conf"};
+		static const char *const files[] = {
+		    "hostname", "hosts", "resolv.conf", "passwd", "group"};
 		for (i = 0; i < ARRAY_SIZE(files); i++) {
 			_cleanup_free_ char *src =
 			    cove_strdup_printf("%s/%s", dir, files[i]);
@@ -356,7 +360,9 @@ static int add_mounts(struct cove_engine *e, int rootfd, const char *dir,
 					      "nodev", "noexec",   NULL};
 			if (!src || !dst)
 				return -ENOMEM;
-			mounts_put(mounts, mount_json(dst, "bind", src, opts));
+			if (i < 3 || access(src, F_OK) == 0)
+				mounts_put(mounts,
+					   mount_json(dst, "bind", src, opts));
 		}
 	}
 	json_array_foreach(json_object_get(host, "Binds"), i, v)
@@ -736,21 +742,10 @@ int cove_engine_build_spec(struct cove_engine *e, const char *id,
 			}
 		}
 	}
-	if (i64(host, "IDMapBase") > 0) {
-		/* --userns=auto: root in a user namespace of its own ids */
-		json_t *ns = json_object(), *um = json_array(),
-		       *gm = json_array(), *m = json_object();
-		json_object_set_new(ns, "type", json_string("user"));
-		json_array_append_new(json_object_get(lx, "namespaces"), ns);
-		json_object_set_new(m, "containerID", json_integer(0));
-		json_object_set_new(m, "hostID",
-				    json_integer(i64(host, "IDMapBase")));
-		json_object_set_new(m, "size", json_integer(65536));
-		json_array_append(um, m);
-		json_array_append_new(gm, m);
-		json_object_set_new(lx, "uidMappings", um);
-		json_object_set_new(lx, "gidMappings", gm);
-	}
+	/* --userns: a user namespace of its own, or one joined (userns.h) */
+	r = cove_engine_userns_spec(config, img->config_json, dir, spec, err);
+	if (r < 0)
+		return r;
 	if (!e->rootless)
 		set_resources(lx, host);
 	set_ulimits(proc, host);

@@ -95,7 +95,7 @@ static int read_fd(int fd, char **ret)
  * is read (a fifo would block us, a device never end), non-blocking open
  * and a size cap for the same reasons.  -ENOENT when absent.
  */
-static int read_id_file(int rootfs_fd, const char *path, char **ret)
+int cove_image_read_etc(int rootfs_fd, const char *path, char **ret)
 {
 	struct open_how how = {
 	    .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
@@ -279,7 +279,7 @@ int cove_image_user_resolve(int rootfs_fd, const char *spec,
 				      spec);
 
 	if (rootfs_fd >= 0) {
-		r = read_id_file(rootfs_fd, "etc/passwd", &passwd);
+		r = cove_image_read_etc(rootfs_fd, "etc/passwd", &passwd);
 		if (r < 0 && r != -ENOENT)
 			return cove_error_setx(err, r,
 					       "cannot read /etc/passwd of "
@@ -305,7 +305,7 @@ int cove_image_user_resolve(int rootfs_fd, const char *spec,
 
 	if ((grp && !is_number(grp)) || (by_name && !grp)) {
 		if (rootfs_fd >= 0) {
-			r = read_id_file(rootfs_fd, "etc/group", &group);
+			r = cove_image_read_etc(rootfs_fd, "etc/group", &group);
 			if (r < 0 && r != -ENOENT) {
 				cove_image_user_release(&u);
 				return cove_error_setx(err, r,

@@ -19,6 +19,14 @@
 #include "image/layer.h"
 #include "util/error.h"
 
+/*
+ * Read @path ("etc/passwd", "etc/group") of the rootfs @rootfs_fd,
+ * resolved inside it, a regular file of at most 4 MiB only: an image's
+ * file may be a symlink anywhere, a fifo or a device.  -ENOENT when
+ * absent.
+ */
+int cove_image_read_etc(int rootfs_fd, const char *path, char **ret);
+
 /* A process user resolved inside the image. */
 struct cove_image_user {
 	uint32_t uid;

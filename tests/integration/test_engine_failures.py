@@ -83,7 +83,7 @@ def test_malformed_options_are_clear_errors(engine):
         (["--health-interval", "1s"], "--health-cmd"),
         (["--security-opt", "apparmor=strict"], "--security-opt"),
         (["--name", "bad name"], "invalid container name"),
-        (["--userns", "keep-id"], "--userns"),
+        (["--userns", "keep-id"], "only supported in rootless mode"),
         (["--rm", "--restart", "always"], "--rm and --restart"),
         (["--log-opt", "max-size=huge"], "--log-opt"),
     ]

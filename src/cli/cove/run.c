@@ -14,6 +14,7 @@
 #include "cli/cove/cli.h"
 #include "cli/cove/remote.h"
 #include "engine/engine.h"
+#include "engine/userns.h"
 #include "image/pull.h"
 #include "util/cleanup.h"
 #include "util/signals.h"
@@ -65,10 +66,19 @@
 	"                              label=disable\n"                        \
 	"   --privileged               every capability, no seccomp, all "     \
 	"devices\n"                                                            \
-	"   --userns host|auto         host: cove's own user namespace (the\n" \
-	"                              default); auto: a private one, its\n"   \
-	"                              root mapped to 65536 host ids no\n"     \
-	"                              other container uses\n"                 \
+	"   --userns MODE              the user namespace:\n"                  \
+	"                              host: cove's own (the default);\n"      \
+	"                              auto (root): a private one, its root\n" \
+	"                              mapped to 65536 host ids no other\n"    \
+	"                              container uses;\n"                      \
+	"                              keep-id[:uid=UID,gid=GID] "             \
+	"(rootless):\n"                                                        \
+	"                              your uid/gid are the same inside and\n" \
+	"                              the process runs as you;\n"             \
+	"                              nomap (rootless): your own uid/gid\n"   \
+	"                              are not mapped, root is a subuid;\n"    \
+	"                              ns:PATH: join the user namespace at\n"  \
+	"                              PATH (e.g. /proc/PID/ns/user)\n"        \
 	"   -m, --memory SIZE          memory limit (b, k, m, g)\n"            \
 	"   --memory-swap SIZE         memory + swap limit (-1: unlimited)\n"  \
 	"   --cpus N                   CPU limit (e.g. 1.5)\n"                 \
@@ -766,17 +776,18 @@ static int parse_create(const char *cmd, int argc, char **argv,
 		case OPT_PRIVILEGED:
 			json_object_set_new(host, "Privileged", json_true());
 			break;
-		case OPT_USERNS:
-			if (!strcmp(optarg, "auto")) {
+		case OPT_USERNS: {
+			struct cove_userns_mode um;
+			struct cove_error uerr = {0};
+			if (cove_userns_mode_parse(optarg, &um, &uerr) < 0)
+				return cove_cli_failf("%s: %s", cmd, uerr.msg);
+			if (um.kind == COVE_USERNS_HOST)
+				json_object_del(host, "UsernsMode");
+			else
 				json_object_set_new(host, "UsernsMode",
 						    json_string(optarg));
-			} else if (strcmp(optarg, "host") && *optarg) {
-				return cove_cli_failf(
-				    "%s: invalid --userns '%s': supported are "
-				    "host and auto",
-				    cmd, optarg);
-			}
 			break;
+		}
 		case 'm':
 		case OPT_MEMORY_SWAP: {
 			int64_t v;
@@ -1104,6 +1115,11 @@ static int create_or_run(struct cove_ctx *ctx, int argc, char **argv, bool run)
 	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		goto out;
+	/* a --userns this user cannot have: said before any pull */
+	if (cove_engine_userns_check(e, a.host, &err) < 0) {
+		r = cove_cli_fail(&err);
+		goto out;
+	}
 	if (run)
 		cove_engine_prewarm(e, a.config);
 	if (ensure_image(e, &a, &err) < 0) {
