@@ -8,6 +8,17 @@
  * them, or the rootfs of a stopped one), and the copy then walks with
  * O_NOFOLLOW relative to directory fds: a symlink is copied as a symlink,
  * never followed, and nothing is read or written outside the two trees.
+ *
+ * Owners, as podman 4.3 gives them (its --archive=true, the default):
+ * what is copied in belongs to the container's own user (process.user of
+ * its config.json: root unless -u or the image's User, the user's ids for
+ * keep-id), what is copied out to the caller.  -a keeps the source's
+ * owners as the container sees them (podman's --archive=false copying in;
+ * docker's -a both ways).  A container with a user namespace of its own
+ * sees its ids through its maps (HostConfig.IDMappings), so its ids are
+ * translated on the way: its user's ids to the ids of cove's namespace
+ * that the maps give them, and back for -a out.  An id the maps lack is
+ * the container's nobody (65534), as cove_userns_shift_tree does.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,13 +32,21 @@
 #include <unistd.h>
 
 #include "engine/engine-internal.h"
+#include "engine/userns.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/json.h"
 #include "util/strutil.h"
 
+#define OVERFLOW_ID 65534 /* the kernel's overflowuid/overflowgid */
+
 struct cp {
-	bool chown_root; /* into a container without -a: owned by 0:0 */
-	bool keep_owner; /* -a */
+	bool keep_owner;   /* -a */
+	bool to_container; /* -a: the direction @maps are applied in */
+	uid_t uid;	   /* without -a: the owner of what is made */
+	gid_t gid;
+	/* the container's maps; n_uid == 0 when it has no user namespace */
+	const struct cove_userns_maps *maps;
 	struct cove_error *err;
 	unsigned depth;
 };
@@ -42,11 +61,44 @@ static int open_in_root(int root, const char *path, int flags, mode_t mode)
 	return fd < 0 ? -errno : (int)fd;
 }
 
+/* Container id @id to the id of cove's namespace; unmapped: that of nobody */
+static uint32_t id_to_host(const struct cove_id_mapping *map, size_t n,
+			   uint32_t id)
+{
+	uint32_t h;
+
+	if (cove_userns_map_id(map, n, id, &h) == 0 ||
+	    cove_userns_map_id(map, n, OVERFLOW_ID, &h) == 0)
+		return h;
+	return id; /* the container sees it as nobody anyway */
+}
+
+/* An id of cove's namespace as the container sees it (nobody: unmapped) */
+static uint32_t id_to_ctr(const struct cove_id_mapping *map, size_t n,
+			  uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (id >= map[i].host_id && id - map[i].host_id < map[i].size)
+			return map[i].container_id + (id - map[i].host_id);
+	return OVERFLOW_ID;
+}
+
+/* -a: the source's owner @id (a uid when @uid) for the destination */
+static uint32_t kept_id(const struct cp *c, bool uid, uint32_t id)
+{
+	const struct cove_id_mapping *map = uid ? c->maps->uid : c->maps->gid;
+	size_t n = uid ? c->maps->n_uid : c->maps->n_gid;
+
+	if (!n)
+		return id;
+	return c->to_container ? id_to_host(map, n, id) : id_to_ctr(map, n, id);
+}
+
 static void set_owner(struct cp *c, int fd, const char *name, int flags,
 		      const struct stat *st)
 {
-	uid_t u = c->keep_owner ? st->st_uid : (c->chown_root ? 0 : getuid());
-	gid_t g = c->keep_owner ? st->st_gid : (c->chown_root ? 0 : getgid());
+	uid_t u = c->keep_owner ? kept_id(c, true, st->st_uid) : c->uid;
+	gid_t g = c->keep_owner ? kept_id(c, false, st->st_gid) : c->gid;
 	if (fchownat(fd, name, u, g, flags) < 0) {
 		/* best effort: a rootless copy cannot give away files */
 	}
@@ -213,6 +265,47 @@ static int split(const char *path, char **ret_parent, char **ret_name)
 	return 0;
 }
 
+/*
+ * The owner of what is copied into @c without -a: the user its process
+ * runs as (config.json's process.user, resolved at create: cp itself
+ * reads no passwd file of the container), through its maps @m.
+ */
+static int ctr_owner(struct cove_engine *e, const struct cove_ctr *c,
+		     const struct cove_userns_maps *m, uid_t *ret_uid,
+		     gid_t *ret_gid, struct cove_error *err)
+{
+	_cleanup_free_ char *dir = cove_engine_ctr_dir(e, c->id), *path = NULL;
+	_cleanup_json_ json_t *spec = NULL;
+	const json_t *user;
+	json_int_t u = 0, g = 0;
+	int r;
+
+	path = dir ? cove_strdup_printf("%s/config.json", dir) : NULL;
+	if (!path)
+		return -ENOMEM;
+	r = cove_json_load_file(path, 16 << 20, &spec, err);
+	if (r < 0) {
+		(void)cove_error_wrap(err,
+				      "cp: cannot find the user of "
+				      "container %s",
+				      c->name);
+		return r;
+	}
+	user = json_object_get(json_object_get(spec, "process"), "user");
+	if (user) {
+		u = json_integer_value(json_object_get(user, "uid"));
+		g = json_integer_value(json_object_get(user, "gid"));
+	}
+	if (u < 0 || u > UINT32_MAX || g < 0 || g > UINT32_MAX)
+		return cove_error_set(err, EINVAL,
+				      "invalid 'process.user' in %s", path);
+	*ret_uid =
+	    m->n_uid ? id_to_host(m->uid, m->n_uid, (uint32_t)u) : (uid_t)u;
+	*ret_gid =
+	    m->n_gid ? id_to_host(m->gid, m->n_gid, (uint32_t)g) : (gid_t)g;
+	return 0;
+}
+
 int cove_engine_cp(struct cove_engine *e, struct cove_ctr *c, bool to_container,
 		   const char *host_path, const char *ctr_path, bool archive,
 		   struct cove_error *err)
@@ -220,14 +313,32 @@ int cove_engine_cp(struct cove_engine *e, struct cove_ctr *c, bool to_container,
 	_cleanup_free_ char *root_path = NULL, *sparent = NULL, *sname = NULL,
 			    *dparent = NULL, *dname = NULL;
 	_cleanup_close_ int root = -1, sdir = -1, ddir = -1;
-	struct cp cp = {
-	    .err = err, .keep_owner = archive, .chown_root = to_container};
+	_cleanup_free_ struct cove_userns_maps *maps = calloc(1, sizeof(*maps));
+	struct cp cp = {.err = err,
+			.keep_owner = archive,
+			.to_container = to_container,
+			.uid = getuid(),
+			.gid = getgid(),
+			.maps = maps};
 	const char *src = to_container ? host_path : ctr_path;
 	const char *dst = to_container ? ctr_path : host_path;
 	bool mounted = false;
 	struct stat st;
 	int r;
 
+	if (!maps)
+		return -ENOMEM;
+	if (cove_userns_maps_from_config(
+		json_object_get(c->config, "HostConfig"), maps) < 0)
+		return cove_error_set(err, EINVAL,
+				      "invalid 'HostConfig.IDMappings' of "
+				      "container %s",
+				      c->name);
+	if (to_container && !archive) {
+		r = ctr_owner(e, c, maps, &cp.uid, &cp.gid, err);
+		if (r < 0)
+			return r;
+	}
 	if (!strcmp(c->state, "running") || !strcmp(c->state, "paused")) {
 		root_path = cove_strdup_printf("/proc/%d/root", c->pid);
 	} else {

@@ -202,8 +202,10 @@ int64_t cove_engine_health_interval(const struct cove_ctr *c);
  * Copy @host_path into container @c at @ctr_path (@to_container) or the
  * other way, recursively, symlinks as symlinks; into an existing directory
  * the source keeps its name.  Paths in the container resolve inside its
- * root (never through its symlinks to the host).  Files copied in are
- * owned by root unless @archive keeps the source's owners.
+ * root (never through its symlinks to the host).  Files copied in belong
+ * to the container's user (process.user, through its user namespace's
+ * maps), files copied out to the caller, as podman does; @archive keeps
+ * the source's owners as the container sees them.
  */
 int cove_engine_cp(struct cove_engine *e, struct cove_ctr *c, bool to_container,
 		   const char *host_path, const char *ctr_path, bool archive,

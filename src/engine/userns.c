@@ -445,8 +445,7 @@ int cove_userns_read_path_maps(const char *path, struct cove_userns_maps *ret,
 	return r;
 }
 
-/* ---- shifting a private copy ----------------------------------------------
- */
+/* ---- shifting a private copy ------------------------------------------ */
 
 struct shift {
 	const struct cove_userns_maps *m;
@@ -584,8 +583,7 @@ int cove_userns_shift_tree(const char *root, const struct cove_userns_maps *m,
 	return 0;
 }
 
-/* ---- the engine's part ----------------------------------------------------
- */
+/* ---- the engine's part ------------------------------------------------ */
 
 /*
  * --userns=auto: each such container gets its own 65536 host ids, from

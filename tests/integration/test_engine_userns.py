@@ -331,3 +331,189 @@ def test_rootless_nomap(env, driver):  # noqa: F811
         _cove(env, driver, "rm", "-f", "nm")
     assert json.loads(_cove(env, driver, "ps", "-a", "--format",
                             "json").stdout) == []
+
+
+# ---------------------------------------------------------------------------
+# cp into and out of containers with a user namespace of their own
+#
+# As podman 4.3 (its default --archive=true): what is copied in belongs
+# to the container's user (root unless -u), as the container sees it, so
+# through its maps on the host; what is copied out belongs to the caller.
+# -a keeps the source's owners as the container sees them.
+# ---------------------------------------------------------------------------
+
+
+def _host_tree(base, uid=1234, gid=5678, mode=0o640):
+    """A file (@mode) and a tree (nested dir, file, symlink) owned by
+    uid:gid."""
+    os.mkdir(base)
+    f = os.path.join(base, "in.txt")
+    with open(f, "w") as fp:
+        fp.write("from host\n")
+    os.chmod(f, mode)
+    tree = os.path.join(base, "tree")
+    os.makedirs(os.path.join(tree, "sub"))
+    for rel, text in (("a", "a\n"), ("sub/b", "b\n")):
+        with open(os.path.join(tree, rel), "w") as fp:
+            fp.write(text)
+    os.symlink("a", os.path.join(tree, "l"))
+    for p in (base, f, tree, os.path.join(tree, "sub"),
+              os.path.join(tree, "a"), os.path.join(tree, "sub", "b"),
+              os.path.join(tree, "l")):
+        os.lchown(p, uid, gid)
+    return f, tree
+
+
+TREE = ("/tree", "/tree/a", "/tree/sub", "/tree/sub/b", "/tree/l")
+
+
+def _owners_inside(ex, *paths):
+    """`stat -c %u:%g` (busybox's stat does not follow symlinks)."""
+    return ex("stat", "-c", "%u:%g", *paths).split()
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_cp_userns_auto(engine, test_tmp, driver):
+    drv = ("--storage-driver", driver)
+    engine.run(*drv, "run", "-d", *engine.create_opts(), "--name", "cpu",
+               "--userns", "auto", IMAGE, "sh", "-c",
+               "mkdir -p /made && echo made > /made/f && sleep 300")
+    engine.record_pids()
+    ex = lambda *a: engine.run(*drv, "exec", "cpu", *a).stdout  # noqa: E731
+    umap = engine.inspect("cpu")["HostConfig"]["IDMappings"]["UidMap"]
+    base = int(umap[0].split(":")[1])
+    assert umap == [f"0:{base}:65536"] and base >= 2 ** 31
+    pid = engine.inspect("cpu")["State"]["Pid"]
+    croot = f"/proc/{pid}/root"
+    f, tree = _host_tree(os.path.join(test_tmp, "h"))
+
+    # a file: root's inside, the range's first id on the host, mode kept
+    engine.run(*drv, "cp", f, "cpu:/in.txt")
+    assert ex("cat", "/in.txt") == "from host\n"
+    assert ex("stat", "-c", "%u:%g %a", "/in.txt") == "0:0 640\n"
+    st = os.stat(os.path.join(croot, "in.txt"))
+    assert (st.st_uid, st.st_gid) == (base, base)
+    # into an existing directory, and a tree: every nested entry too
+    engine.run(*drv, "cp", f, "cpu:/tmp")
+    assert _owners_inside(ex, "/tmp/in.txt") == ["0:0"]
+    engine.run(*drv, "cp", tree, "cpu:/tree")
+    assert _owners_inside(ex, *TREE) == ["0:0"] * len(TREE)
+    assert ex("readlink", "/tree/l") == "a\n"
+    assert ex("cat", "/tree/sub/b") == "b\n"
+    for rel in ("tree", "tree/sub", "tree/sub/b", "tree/l"):
+        st = os.lstat(os.path.join(croot, rel))
+        assert (st.st_uid, st.st_gid) == (base, base), rel
+
+    # -a: the source's ids as the container's, so shifted on the host
+    engine.run(*drv, "cp", "-a", tree, "cpu:/kept")
+    assert _owners_inside(ex, "/kept", "/kept/sub/b", "/kept/l") == \
+        ["1234:5678"] * 3
+    st = os.lstat(os.path.join(croot, "kept", "sub", "b"))
+    assert (st.st_uid, st.st_gid) == (base + 1234, base + 5678)
+
+    # out: the caller's (root), whoever owns it in the container
+    out = os.path.join(test_tmp, "out")
+    os.mkdir(out)
+    engine.run(*drv, "cp", "cpu:/made", out)
+    engine.run(*drv, "cp", "cpu:/kept", out)
+    with open(os.path.join(out, "made", "f")) as fp:
+        assert fp.read() == "made\n"
+    for rel in ("made", "made/f", "kept", "kept/sub/b", "kept/l"):
+        st = os.lstat(os.path.join(out, rel))
+        assert (st.st_uid, st.st_gid) == (0, 0), rel
+    # out with -a: the owners the container sees, not the host's ids
+    outa = os.path.join(test_tmp, "out-a")
+    os.mkdir(outa)
+    engine.run(*drv, "cp", "-a", "cpu:/kept", outa)
+    engine.run(*drv, "cp", "-a", "cpu:/made", outa)
+    for rel, ids in (("kept/sub/b", (1234, 5678)), ("kept/l", (1234, 5678)),
+                     ("made/f", (0, 0))):
+        st = os.lstat(os.path.join(outa, rel))
+        assert (st.st_uid, st.st_gid) == ids, rel
+
+    # a stopped container: the same owners, both ways
+    engine.run(*drv, "stop", "-t", "0", "cpu")
+    engine.run(*drv, "cp", f, "cpu:/stopped.txt")
+    engine.run(*drv, "cp", "cpu:/tree/sub/b", os.path.join(out, "b"))
+    with open(os.path.join(out, "b")) as fp:
+        assert fp.read() == "b\n"
+    assert os.stat(os.path.join(out, "b")).st_uid == 0
+    engine.run(*drv, "start", "cpu")
+    engine.record_pids()
+    assert _owners_inside(ex, "/stopped.txt", "/in.txt") == ["0:0"] * 2
+    engine.run(*drv, "rm", "-f", "cpu")
+
+
+def test_cp_goes_to_the_containers_user(engine, test_tmp):
+    """podman chowns what is copied in to the container's user (-u or the
+    image's User), not to root: with and without a user namespace."""
+    f, tree = _host_tree(os.path.join(test_tmp, "h"))
+    engine.run_d("--name", "cpp", "-u", "1000:1001", IMAGE, "sleep", "300")
+    engine.run_d("--name", "cpn", "--userns", "auto", "-u", "nobody", IMAGE,
+                 "sleep", "300")
+    base = int(engine.inspect("cpn")["HostConfig"]["IDMappings"]["UidMap"][0]
+               .split(":")[1])
+    for name, inside, host in (("cpp", "1000:1001", (1000, 1001)),
+                               ("cpn", "65534:65534",
+                                (base + 65534, base + 65534))):
+        ex = lambda *a: engine.run("exec", name, *a).stdout  # noqa: E731
+        engine.run("cp", f, f"{name}:/tmp/in.txt")
+        engine.run("cp", tree, f"{name}:/tmp/tree")
+        assert _owners_inside(ex, "/tmp/in.txt", "/tmp/tree",
+                              "/tmp/tree/sub/b") == [inside] * 3
+        pid = engine.inspect(name)["State"]["Pid"]
+        st = os.stat(f"/proc/{pid}/root/tmp/tree/sub/b")
+        assert (st.st_uid, st.st_gid) == host
+        # the user can change what was copied in for it
+        assert engine.run("exec", name, "sh", "-c",
+                          "echo more >> /tmp/in.txt && cat /tmp/in.txt"
+                          ).stdout == "from host\nmore\n"
+    engine.run("rm", "-f", "cpp", "cpn")
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_rootless_cp_keep_id(env, driver):  # noqa: F811
+    """keep-id: the container's user is the user, so what is copied in is
+    the user's on the host too; out, the caller's (the user)."""
+    env.load_busybox()
+    u = env.user
+    # the user's own files (others' would be nobody's to cove)
+    f, tree = _host_tree(os.path.join(env.tmp, "h"), u.uid, u.gid, 0o644)
+    out = os.path.join(env.tmp, "out")
+    os.mkdir(out)
+    os.chown(out, u.uid, u.gid)
+    _cove(env, driver, "run", "-d", "--name", "kc", "--network", "none",
+          "--userns", "keep-id", BUSYBOX_NAME, "sh", "-c",
+          "mkdir -p /tmp/made && echo made > /tmp/made/f && sleep 300")
+    try:
+        ex = lambda *a: _cove(env, driver, "exec", "kc", *a).stdout  # noqa
+        _cove(env, driver, "cp", f, "kc:/tmp/in.txt")
+        _cove(env, driver, "cp", tree, "kc:/tmp/tree")
+        own = f"{u.uid}:{u.gid}"
+        assert _owners_inside(ex, "/tmp/in.txt", "/tmp/tree",
+                              "/tmp/tree/sub/b", "/tmp/tree/l") == [own] * 4
+        pid = _pid(env, driver, "kc")
+        for rel in ("tmp/in.txt", "tmp/tree/sub/b"):
+            st = os.stat(f"/proc/{pid}/root/{rel}")
+            assert (st.st_uid, st.st_gid) == (u.uid, u.gid), rel
+        assert ex("sh", "-c", "echo more >> /tmp/in.txt && cat /tmp/in.txt"
+                  ) == "from host\nmore\n"
+        # -a: the source's ids, as cove's namespace sees them (the user
+        # is its root), taken as the container's ids
+        _cove(env, driver, "cp", "-a", f, "kc:/tmp/kept.txt")
+        assert _owners_inside(ex, "/tmp/kept.txt") == ["0:0"]
+        st = os.stat(f"/proc/{pid}/root/tmp/kept.txt")
+        assert st.st_uid == u.subuid[0]
+        # out: the user's
+        _cove(env, driver, "cp", "kc:/tmp/made", out)
+        _cove(env, driver, "cp", "kc:/etc/passwd", out)
+        for rel in ("made", "made/f", "passwd"):
+            st = os.lstat(os.path.join(out, rel))
+            assert (st.st_uid, st.st_gid) == (u.uid, u.gid), rel
+        # a stopped container: the same
+        _cove(env, driver, "stop", "-t", "0", "kc")
+        _cove(env, driver, "cp", f, "kc:/tmp/stopped.txt")
+        _cove(env, driver, "start", "kc")
+        assert _owners_inside(ex, "/tmp/stopped.txt") == [own]
+    finally:
+        _cove(env, driver, "rm", "-f", "kc")

@@ -1340,9 +1340,14 @@ static const char cp_help[] =
     "   seen as it sees them) or stopped.  Paths in the container are\n"
     "   resolved inside it: its symlinks never lead to the host.\n"
     "\n"
+    "   Files copied in belong to the container's user (root unless\n"
+    "   --user or the image says otherwise), files copied out to the\n"
+    "   caller, as podman does.  A container with a user namespace of its\n"
+    "   own (--userns) sees them with those owners through its id maps.\n"
+    "\n"
     "OPTIONS:\n"
-    "   -a, --archive   keep owners (default: files copied in belong to\n"
-    "                   root, files copied out to the caller)\n"
+    "   -a, --archive   keep the source's owners, as the container sees\n"
+    "                   them\n"
     "   -h, --help      show this help\n";
 
 int cmd_cp(struct cove_ctx *ctx, int argc, char **argv)
