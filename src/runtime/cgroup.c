@@ -906,12 +906,54 @@ unsigned cove_cgroup_get_created(const struct cove_cgroup *cg)
 	return levels;
 }
 
+static void hier_set_created(struct cove_cgroup *cg, struct cove_cg_hier *h,
+			     uint64_t levels)
+{
+	size_t n = levels < cg->depth ? (size_t)levels : cg->depth;
+
+	h->created_from = (int)(cg->depth - n);
+}
+
 void cove_cgroup_set_created(struct cove_cgroup *cg, unsigned levels)
 {
-	size_t n = levels < cg->depth ? levels : cg->depth;
-
 	for (size_t i = 0; i < cg->n_hiers; i++)
-		cg->hiers[i].created_from = (int)(cg->depth - n);
+		hier_set_created(cg, &cg->hiers[i], levels);
+}
+
+/*
+ * Keyed by mount point: unique per hierarchy of a handle (the controller
+ * list is not when one hierarchy is mounted twice), and the same at
+ * create and at delete, which run in the same mount namespace.
+ */
+int cove_cgroup_get_created_map(const struct cove_cgroup *cg, json_t **ret)
+{
+	_cleanup_json_ json_t *map = json_object();
+
+	if (!map)
+		return -ENOMEM;
+	for (size_t i = 0; i < cg->n_hiers; i++) {
+		const struct cove_cg_hier *h = &cg->hiers[i];
+		if (h->created_from < 0)
+			continue;
+		if (json_object_set_new(
+			map, h->mount,
+			json_integer(
+			    (json_int_t)(cg->depth - (size_t)h->created_from))))
+			return -ENOMEM;
+	}
+	*ret = TAKE_PTR(map);
+	return 0;
+}
+
+void cove_cgroup_set_created_map(struct cove_cgroup *cg, const json_t *map)
+{
+	for (size_t i = 0; i < cg->n_hiers; i++) {
+		json_t *v = json_object_get(map, cg->hiers[i].mount);
+		json_int_t levels =
+		    json_is_integer(v) ? json_integer_value(v) : 0;
+		hier_set_created(cg, &cg->hiers[i],
+				 levels > 0 ? (uint64_t)levels : 0);
+	}
 }
 
 int cove_cgroup_enter(struct cove_cgroup *cg, pid_t pid, struct cove_error *err)

@@ -154,13 +154,34 @@ int cove_cgroup_open(const char *fsroot, enum cove_cgroup_mode mode,
 /*
  * How many levels of the path, counted from the leaf, cove created
  * (1: only the leaf; 0: none).  A caller that keeps this in the
- * container's state and hands it back with cove_cgroup_set_created()
- * after cove_cgroup_open() gets exactly those removed by destroy; without
- * it, destroy of an opened cgroup removes every ancestor that is empty,
- * up to the hierarchy's root.
+ * container's state and hands it back after cove_cgroup_open() gets
+ * exactly those removed by destroy; without it, destroy of an opened
+ * cgroup removes every ancestor that is empty, up to the hierarchy's root.
+ *
+ * On v1 and hybrid hosts the number differs between hierarchies when a
+ * parent existed beforehand in some of them only (an administrator's, with
+ * limits of its own): keep the map of cove_cgroup_get_created_map() and
+ * hand it back with cove_cgroup_set_created_map().  The single number,
+ * the most over all hierarchies, is what states of older versions hold;
+ * cove_cgroup_set_created() applies it to every hierarchy.
  */
 unsigned cove_cgroup_get_created(const struct cove_cgroup *cg);
 void cove_cgroup_set_created(struct cove_cgroup *cg, unsigned levels);
+
+/*
+ * The levels cove created per hierarchy: an object mapping each
+ * hierarchy's mount point ("/sys/fs/cgroup/memory") to its count.
+ * Hierarchies of an opened handle (count unknown) are left out.  *ret is
+ * a new reference; -ENOMEM.
+ */
+int cove_cgroup_get_created_map(const struct cove_cgroup *cg, json_t **ret);
+/*
+ * Hand back such a map (from the state file, so checked): a hierarchy
+ * missing from @map, or whose value is not a non-negative integer, counts
+ * as 0 (only the leaf is removed); values above the depth are clamped;
+ * members that name no hierarchy of @cg are ignored.  Nothing is allocated.
+ */
+void cove_cgroup_set_created_map(struct cove_cgroup *cg, const json_t *map);
 
 /* Move another process (exec) into the cgroup. */
 int cove_cgroup_enter(struct cove_cgroup *cg, pid_t pid,

@@ -342,6 +342,8 @@ static void create_ctx_cleanup(struct create_ctx *c, bool failed)
 	free(c->dir);
 	free(c->state.cgroup_path);
 	free(c->state.created);
+	if (c->state.cgroup_created_map)
+		json_decref(c->state.cgroup_created_map);
 	cove_spec_free(c->spec);
 }
 
@@ -828,6 +830,12 @@ int cove_container_create(const struct cove_create_opts *o, pid_t *ret_pid,
 	c.state.owner = geteuid();
 	c.state.cgroup_mode = mode;
 	c.state.cgroup_created = c.cg ? cove_cgroup_get_created(c.cg) : 0;
+	if (c.cg) {
+		r = cove_cgroup_get_created_map(c.cg,
+						&c.state.cgroup_created_map);
+		if (r < 0)
+			goto out;
+	}
 	c.state.rootless = c.rootless;
 	c.state.terminal = c.spec->process.terminal;
 	c.state.systemd_cgroup =
@@ -1043,8 +1051,14 @@ int cove_container_delete(const char *root, const char *id, bool force,
 	if (s->cgroup_path &&
 	    cove_cgroup_open(NULL, s->cgroup_mode, s->cgroup_path, &cg, NULL) >=
 		0) {
-		/* Remove only the levels of the path that cove created. */
-		cove_cgroup_set_created(cg, s->cgroup_created);
+		/*
+		 * Remove only the levels of the path that cove created, per
+		 * hierarchy: a parent may have existed in some only.
+		 */
+		if (s->cgroup_created_map)
+			cove_cgroup_set_created_map(cg, s->cgroup_created_map);
+		else
+			cove_cgroup_set_created(cg, s->cgroup_created);
 		r = cove_cgroup_destroy(cg, err);
 		if (r < 0)
 			return cove_error_wrap(

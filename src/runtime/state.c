@@ -238,6 +238,9 @@ int cove_state_save(const struct cove_state *s, struct cove_error *err)
 	json_object_set_new(j, "cgroupMode", json_integer(s->cgroup_mode));
 	json_object_set_new(j, "cgroupCreated",
 			    json_integer(s->cgroup_created));
+	if (s->cgroup_created_map)
+		json_object_set(j, "cgroupCreatedByHierarchy",
+				s->cgroup_created_map);
 	json_object_set_new(j, "rootless", json_boolean(s->rootless));
 	json_object_set_new(j, "terminal", json_boolean(s->terminal));
 	json_object_set_new(j, "systemdCgroup",
@@ -271,6 +274,8 @@ int cove_state_load(const char *root, const char *id, struct cove_state **ret,
 {
 	_cleanup_free_ char *dir = NULL, *file = NULL;
 	_cleanup_json_ json_t *j = NULL;
+	json_t *created_map;
+	json_int_t created;
 	struct cove_state *s;
 	int r;
 
@@ -308,8 +313,13 @@ int cove_state_load(const char *root, const char *id, struct cove_state **ret,
 	s->cgroup_path = dup_str(j, "cgroupPath");
 	s->cgroup_mode = (enum cove_cgroup_mode)json_integer_value(
 	    json_object_get(j, "cgroupMode"));
+	created = json_integer_value(json_object_get(j, "cgroupCreated"));
 	s->cgroup_created =
-	    (unsigned)json_integer_value(json_object_get(j, "cgroupCreated"));
+	    created > 0 && created <= UINT_MAX ? (unsigned)created : 0;
+	/* anything but an object: as in an older state (one number) */
+	created_map = json_object_get(j, "cgroupCreatedByHierarchy");
+	if (json_is_object(created_map))
+		s->cgroup_created_map = json_incref(created_map);
 	s->rootless = json_is_true(json_object_get(j, "rootless"));
 	s->terminal = json_is_true(json_object_get(j, "terminal"));
 	s->systemd_cgroup = json_is_true(json_object_get(j, "systemdCgroup"));
@@ -341,6 +351,8 @@ void cove_state_free(struct cove_state *s)
 	free(s->created);
 	free(s->cgroup_path);
 	free(s->dir);
+	if (s->cgroup_created_map)
+		json_decref(s->cgroup_created_map);
 	if (s->annotations)
 		json_decref(s->annotations);
 	if (s->config)

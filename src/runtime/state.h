@@ -32,7 +32,14 @@ struct cove_state {
 	uid_t owner;
 	char *cgroup_path; /* NULL when cgroups are disabled */
 	enum cove_cgroup_mode cgroup_mode;
-	unsigned cgroup_created; /* levels of cgroup_path cove created */
+	/*
+	 * Levels of cgroup_path cove created: the most over all hierarchies
+	 * (all that older versions record), and per hierarchy (owned, see
+	 * cove_cgroup_get_created_map(); NULL in older states, where
+	 * cgroup_created then applies to every hierarchy).
+	 */
+	unsigned cgroup_created;
+	json_t *cgroup_created_map;
 	bool rootless;
 	bool terminal;
 	bool systemd_cgroup;

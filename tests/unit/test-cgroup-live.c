@@ -156,14 +156,20 @@ static int teardown(void **state)
 			g_children[i] = 0;
 		}
 	}
-	for (int i = 1; i <= 2; i++) {
-		snprintf(p, sizeof(p), "%s/c%d", g_base, i);
+	for (int i = 1; i <= 3; i++) {
+		snprintf(p, sizeof(p), i == 3 ? "%s/admin/c%d" : "%s/c%d",
+			 g_base, i);
 		if (cove_cgroup_open(NULL, g_mode, p, &cg, NULL) == 0) {
 			cove_cgroup_destroy(cg, NULL);
 			cove_cgroup_free(cg);
 			cg = NULL;
 		}
 	}
+	/* the parent test_live_parent_in_one_hierarchy made itself */
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/memory%s/admin", g_base);
+	rmdir(p);
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/memory%s", g_base);
+	rmdir(p);
 	return 0;
 }
 
@@ -335,12 +341,62 @@ static void test_live_destroy_frozen(void **state)
 	for_each_hierarchy(assert_gone);
 }
 
+static void assert_gone_but_memory(const char *mnt)
+{
+	if (strcmp(mnt, "/sys/fs/cgroup/memory"))
+		assert_gone(mnt);
+}
+
+/*
+ * A parent that already exists in the memory hierarchy only, with a limit
+ * of its own: cove creates it in every other hierarchy, and removing the
+ * cgroup as `delete` does (open, hand back what create recorded, destroy)
+ * removes those copies and keeps the memory one with its limit.
+ */
+static void test_live_parent_in_one_hierarchy(void **state)
+{
+	_cleanup_json_ json_t *map = NULL;
+	struct cove_error err = {0};
+	struct cove_cgroup *cg = NULL;
+	char path[128], admin[PATH_MAX];
+
+	if (!usable())
+		skip();
+	if (access("/sys/fs/cgroup/memory/cgroup.procs", F_OK) < 0)
+		skip();
+	snprintf(admin, sizeof(admin), "/sys/fs/cgroup/memory%s/admin", g_base);
+	assert_int_equal(cove_mkdir_p(admin, 0755), 0);
+	assert_int_equal(
+	    cove_cg_write(admin, "memory.limit_in_bytes", "1073741824", NULL),
+	    0);
+	snprintf(path, sizeof(path), "%s/admin/c3", g_base);
+	if (cove_cgroup_create(NULL, g_mode, path, 0, NULL, 0, &cg, &err) < 0)
+		fail_msg("create: %s", err.msg);
+	assert_int_equal(cove_cgroup_get_created_map(cg, &map), 0);
+	cove_cgroup_free(cg);
+	cg = NULL;
+
+	assert_int_equal(cove_cgroup_open(NULL, g_mode, path, &cg, &err), 0);
+	cove_cgroup_set_created_map(cg, map);
+	if (cove_cgroup_destroy(cg, &err) < 0)
+		fail_msg("destroy: %s", err.msg);
+	cove_cgroup_free(cg);
+
+	assert_int_equal(access(admin, F_OK), 0);
+	assert_content("1073741824", "%s/memory.limit_in_bytes", admin);
+	snprintf(path, sizeof(path), "%s/c3", admin);
+	assert_true(access(path, F_OK) < 0);
+	for_each_hierarchy(assert_gone_but_memory);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_live_v1, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_live_destroy_frozen, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_live_parent_in_one_hierarchy,
+					    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

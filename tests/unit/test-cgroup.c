@@ -1133,6 +1133,101 @@ static void test_v1_fake(void **state)
 	}
 }
 
+/*
+ * A parent that already existed in one hierarchy only (an administrator's,
+ * with a limit of its own) while cove created it in the others: delete,
+ * done as container.c does it (open, hand back what create recorded,
+ * destroy), must remove the copies cove made and keep that one.  With a
+ * single number for every hierarchy (2, the most) it removed that one too.
+ */
+static void test_v1_fake_parent_in_one_hierarchy(void **state)
+{
+	_cleanup_json_ json_t *map = NULL;
+	_cleanup_json_ json_t *bad = NULL;
+	_cleanup_free_ char *text = NULL;
+	struct cove_error err = {0};
+	struct cove_cgroup *cg = NULL;
+	char p[PATH_MAX], mnt[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/memory/admin", g_root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	fake_v1_files("memory", p);
+	put(p, "memory.limit_in_bytes", "1073741824\n");
+
+	if (cove_cgroup_create(g_root, COVE_CGROUP_V1, "/admin/ctr", 0, NULL, 0,
+			       &cg, &err) < 0)
+		fail_msg("create: %s", err.msg);
+	assert_int_equal(cove_cgroup_get_created(cg), 2);
+	assert_int_equal(cove_cgroup_get_created_map(cg, &map), 0);
+	assert_int_equal(json_object_size(map), ARRAY_SIZE(v1_ctrls));
+	snprintf(mnt, sizeof(mnt), "%s/memory", g_root);
+	assert_int_equal(json_integer_value(json_object_get(map, mnt)), 1);
+	snprintf(mnt, sizeof(mnt), "%s/pids", g_root);
+	assert_int_equal(json_integer_value(json_object_get(map, mnt)), 2);
+	cove_cgroup_free(cg);
+	cg = NULL;
+
+	/* through the text of a state file and back */
+	text = json_dumps(map, JSON_COMPACT);
+	assert_non_null(text);
+	json_decref(map);
+	map = load(text);
+
+	assert_int_equal(
+	    cove_cgroup_open(g_root, COVE_CGROUP_V1, "/admin/ctr", &cg, &err),
+	    0);
+	cove_cgroup_set_created_map(cg, map);
+	assert_int_equal(cove_cgroup_destroy(cg, &err), 0);
+	cove_cgroup_free(cg);
+	cg = NULL;
+
+	assert_true(dir_exists("%s/memory/admin", g_root));
+	assert_false(dir_exists("%s/memory/admin/ctr", g_root));
+	assert_file(p, "memory.limit_in_bytes", "1073741824");
+	for (size_t i = 0; i < ARRAY_SIZE(v1_ctrls); i++) {
+		if (!strcmp(v1_ctrls[i], "memory"))
+			continue;
+		assert_false(dir_exists("%s/%s/admin", g_root, v1_ctrls[i]));
+		assert_true(dir_exists("%s/%s", g_root, v1_ctrls[i]));
+	}
+
+	/*
+	 * A damaged map: wrong types and negatives count as 0 (leaf only),
+	 * missing hierarchies too, too large is clamped to the depth, and
+	 * unknown members are ignored.
+	 */
+	if (cove_cgroup_create(g_root, COVE_CGROUP_V1, "/admin/c2", 0, NULL, 0,
+			       &cg, &err) < 0)
+		fail_msg("create: %s", err.msg);
+	cove_cgroup_free(cg);
+	cg = NULL;
+	bad = json_object();
+	assert_non_null(bad);
+	snprintf(mnt, sizeof(mnt), "%s/memory", g_root);
+	json_object_set_new(bad, mnt, json_integer(1));
+	snprintf(mnt, sizeof(mnt), "%s/cpu", g_root);
+	json_object_set_new(bad, mnt, json_string("2"));
+	snprintf(mnt, sizeof(mnt), "%s/pids", g_root);
+	json_object_set_new(bad, mnt, json_integer(-5));
+	snprintf(mnt, sizeof(mnt), "%s/blkio", g_root);
+	json_object_set_new(bad, mnt, json_integer(99));
+	json_object_set_new(bad, "/elsewhere", json_integer(2));
+	assert_int_equal(
+	    cove_cgroup_open(g_root, COVE_CGROUP_V1, "/admin/c2", &cg, &err),
+	    0);
+	cove_cgroup_set_created_map(cg, bad);
+	assert_int_equal(cove_cgroup_get_created(cg), 2);
+	assert_int_equal(cove_cgroup_destroy(cg, &err), 0);
+	cove_cgroup_free(cg);
+	for (size_t i = 0; i < ARRAY_SIZE(v1_ctrls); i++) {
+		bool blkio = !strcmp(v1_ctrls[i], "blkio");
+		assert_false(dir_exists("%s/%s/admin/c2", g_root, v1_ctrls[i]));
+		assert_true(dir_exists("%s/%s/admin", g_root, v1_ctrls[i]) ==
+			    !blkio);
+	}
+	assert_file(p, "memory.limit_in_bytes", "1073741824");
+}
+
 static void test_hybrid_fake(void **state)
 {
 	struct cove_cgroup_resources res;
@@ -1437,6 +1532,8 @@ int main(void)
 					    teardown_fake),
 	    cmocka_unit_test_setup_teardown(test_v1_fake, setup_v1,
 					    teardown_fake),
+	    cmocka_unit_test_setup_teardown(
+		test_v1_fake_parent_in_one_hierarchy, setup_v1, teardown_fake),
 	    cmocka_unit_test_setup_teardown(test_hybrid_fake, setup_hybrid,
 					    teardown_fake),
 	    cmocka_unit_test(test_devices_program),

@@ -223,6 +223,9 @@ static struct cove_state *new_state(void **state, const char *id)
 	s->cgroup_path = NULL; /* no cgroup: the freezer is not consulted */
 	s->cgroup_mode = COVE_CGROUP_NONE;
 	s->cgroup_created = 2;
+	s->cgroup_created_map = json_pack("{s:i, s:i}", "/sys/fs/cgroup/memory",
+					  1, "/sys/fs/cgroup/pids", 2);
+	assert_non_null(s->cgroup_created_map);
 	s->rootless = true;
 	s->terminal = true;
 	s->systemd_cgroup = false;
@@ -261,6 +264,7 @@ static void test_save_load(void **state)
 	assert_null(l->cgroup_path);
 	assert_int_equal(l->cgroup_mode, COVE_CGROUP_NONE);
 	assert_int_equal(l->cgroup_created, 2);
+	assert_true(json_equal(l->cgroup_created_map, s->cgroup_created_map));
 	assert_true(l->rootless);
 	assert_true(l->terminal);
 	assert_false(l->systemd_cgroup);
@@ -381,6 +385,78 @@ static void test_load_errors(void **state)
 	assert_null(l->config);
 	assert_int_equal(l->status, COVE_STATUS_STOPPED);
 	cove_state_free(l);
+}
+
+/*
+ * The levels of the cgroup path cove created: states written before they
+ * were kept per hierarchy hold one number, which must still be read; a
+ * damaged per-hierarchy map is ignored (the one number applies).
+ */
+static void test_load_cgroup_created(void **state)
+{
+	_cleanup_free_ char *dir = path_in(state, "old");
+	_cleanup_free_ char *file = path_in(state, "old/state.json");
+	struct cove_error err = {0};
+	struct cove_state *l = NULL;
+	static const char *const texts[] = {
+	    "{\"cgroupPath\":\"/a/b\",\"cgroupCreated\":2}",
+	    "{\"cgroupPath\":\"/a/b\",\"cgroupCreated\":2,"
+	    "\"cgroupCreatedByHierarchy\":[1,2]}",
+	    "{\"cgroupPath\":\"/a/b\",\"cgroupCreated\":2,"
+	    "\"cgroupCreatedByHierarchy\":\"x\"}",
+	};
+
+	assert_int_equal(mkdir(dir, 0711), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
+		assert_int_equal(
+		    cove_write_file_replace_at(AT_FDCWD, file, texts[i],
+					       strlen(texts[i]), 0600),
+		    0);
+		assert_int_equal(cove_state_load(*state, "old", &l, &err), 0);
+		assert_string_equal(l->cgroup_path, "/a/b");
+		assert_int_equal(l->cgroup_created, 2);
+		assert_null(l->cgroup_created_map);
+		cove_state_free(l);
+		l = NULL;
+	}
+
+	/* bad types or ranges of the number: nothing recorded as created */
+	{
+		static const char *const bad[] = {
+		    "{\"cgroupCreated\":-1}",
+		    "{\"cgroupCreated\":\"2\"}",
+		    "{\"cgroupCreated\":99999999999}",
+		};
+		for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+			assert_int_equal(
+			    cove_write_file_replace_at(AT_FDCWD, file, bad[i],
+						       strlen(bad[i]), 0600),
+			    0);
+			assert_int_equal(
+			    cove_state_load(*state, "old", &l, &err), 0);
+			assert_int_equal(l->cgroup_created, 0);
+			cove_state_free(l);
+			l = NULL;
+		}
+	}
+
+	/* the map is kept as it is: its values are checked where used */
+	{
+		static const char text[] =
+		    "{\"cgroupCreated\":2,\"cgroupCreatedByHierarchy\":{"
+		    "\"/sys/fs/cgroup/memory\":1,"
+		    "\"/sys/fs/cgroup/pids\":\"x\"}}";
+		assert_int_equal(cove_write_file_replace_at(
+				     AT_FDCWD, file, text, strlen(text), 0600),
+				 0);
+		assert_int_equal(cove_state_load(*state, "old", &l, &err), 0);
+		assert_true(json_is_object(l->cgroup_created_map));
+		assert_int_equal(
+		    json_integer_value(json_object_get(
+			l->cgroup_created_map, "/sys/fs/cgroup/memory")),
+		    1);
+		cove_state_free(l);
+	}
 }
 
 static void test_save_error(void **state)
@@ -607,6 +683,8 @@ int main(void)
 					    teardown_root),
 	    cmocka_unit_test_setup_teardown(test_load_errors, setup_root,
 					    teardown_root),
+	    cmocka_unit_test_setup_teardown(test_load_cgroup_created,
+					    setup_root, teardown_root),
 	    cmocka_unit_test_setup_teardown(test_save_error, setup_root,
 					    teardown_root),
 	    cmocka_unit_test_setup_teardown(test_to_json, setup_root,
