@@ -1134,6 +1134,22 @@ static int keep_id_home(const json_t *config, const json_t *image_config,
 	return 0;
 }
 
+/* The runtime spec's form of @n maps: [{containerID, hostID, size}] */
+static json_t *spec_maps(const struct cove_id_mapping *m, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "containerID",
+				    json_integer(m[i].container_id));
+		json_object_set_new(o, "hostID", json_integer(m[i].host_id));
+		json_object_set_new(o, "size", json_integer(m[i].size));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 int cove_engine_userns_spec(const json_t *config, const json_t *image_config,
 			    const char *dir, json_t *spec,
 			    struct cove_error *err)
@@ -1163,33 +1179,10 @@ int cove_engine_userns_spec(const json_t *config, const json_t *image_config,
 		json_object_set_new(ns, "path", json_string(m.path));
 		return 0;
 	}
-	{
-		json_t *um = json_array(), *gm = json_array();
-		for (size_t i = 0; i < maps->n_uid; i++) {
-			json_t *o = json_object();
-			json_object_set_new(
-			    o, "containerID",
-			    json_integer(maps->uid[i].container_id));
-			json_object_set_new(o, "hostID",
-					    json_integer(maps->uid[i].host_id));
-			json_object_set_new(o, "size",
-					    json_integer(maps->uid[i].size));
-			json_array_append_new(um, o);
-		}
-		for (size_t i = 0; i < maps->n_gid; i++) {
-			json_t *o = json_object();
-			json_object_set_new(
-			    o, "containerID",
-			    json_integer(maps->gid[i].container_id));
-			json_object_set_new(o, "hostID",
-					    json_integer(maps->gid[i].host_id));
-			json_object_set_new(o, "size",
-					    json_integer(maps->gid[i].size));
-			json_array_append_new(gm, o);
-		}
-		json_object_set_new(lx, "uidMappings", um);
-		json_object_set_new(lx, "gidMappings", gm);
-	}
+	json_object_set_new(lx, "uidMappings",
+			    spec_maps(maps->uid, maps->n_uid));
+	json_object_set_new(lx, "gidMappings",
+			    spec_maps(maps->gid, maps->n_gid));
 	if (m.kind == COVE_USERNS_KEEP_ID)
 		return keep_id_home(config, image_config, dir, spec);
 	return 0;
