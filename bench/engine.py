@@ -7,9 +7,9 @@ Prints, for cove and podman (Debian's, with crun as its runtime):
     one after the other, and memory per container including its monitor
     (cove's monitor process, podman's conmon), system-wide from
     /proc/meminfo and as the PSS and RSS of the monitor processes, then
-    the memory freed when the monitors are killed (-9) while the
-    containers go on running: the monitors' own cost, and the rest, the
-    containers' (kernel namespaces, cgroups, mounts, the `sleep`),
+    the monitors' own memory (PSS, page tables, kernel stack) and what a
+    container costs without it (kernel namespaces, cgroups, mounts, the
+    `sleep`),
     then the time to remove them all and a check that their cgroups are gone,
 and the ratios of cove's figures to podman's.
 
@@ -112,10 +112,12 @@ def proc_cgroup(pid, controller="pids"):
     return None
 
 
-def monitors():
+def monitors(with_ctrs=False):
     """The monitor processes: the parents of the `sleep` processes in a
-    container cgroup under CG (podman puts conmon itself in CG/conmon)."""
+    container cgroup under CG (podman puts conmon itself in CG/conmon);
+    with @with_ctrs, (monitors, sleeps)."""
     mons = set()
+    ctrs = set()
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -131,7 +133,24 @@ def monitors():
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
         if comm == "sleep":
             mons.add(int(stat[stat.rindex(")") + 2:].split()[1]))
-    return mons
+            ctrs.add(pid)
+    return (mons, ctrs) if with_ctrs else mons
+
+
+def kernel_kib(pid):
+    """A process's page tables and kernel stacks (16 KiB a thread on
+    x86-64), which PSS leaves out."""
+    pte = threads = 0
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmPTE:"):
+                    pte = int(line.split()[1])
+                elif line.startswith("Threads:"):
+                    threads = int(line.split()[1])
+    except OSError:
+        pass
+    return pte + 16 * threads
 
 
 def smaps_kib(pid):
@@ -212,7 +231,7 @@ def rm_args(eng, names):
     return ["rm", "-f"] + names if eng == "cove" else ["rm", "-f", "-t", "0"] + names
 
 
-def density(eng, base, k, tag, kill_monitors=False):
+def density(eng, base, k, tag):
     """Start k detached sleep containers, measure, remove them; returns a
     dict of figures (n is how many started)."""
     names = []
@@ -230,29 +249,17 @@ def density(eng, base, k, tag, kill_monitors=False):
     total = time.perf_counter() - t0
     time.sleep(2)
     after = used_kib()
-    mons = monitors()
+    mons, ctrs = monitors(with_ctrs=True)
     sm = [smaps_kib(p) for p in mons]
+    # the user-space memory of a container, its monitor included: the
+    # proportional share (PSS) of the monitor and the container's process
+    user_pss = sum(s[0] for s in sm) + sum(smaps_kib(p)[0] for p in ctrs)
     res = {"n": len(names), "time": total, "err": err,
            "sys": after[0] - before[0], "avail": after[1] - before[1],
            "cg": cgroup_usage_kib(), "mons": len(mons),
-           "pss": sum(s[0] for s in sm), "rss": sum(s[1] for s in sm)}
-    # What the monitors themselves cost, measured the same way for both
-    # engines: the memory freed when they are killed (-9, by pid; the
-    # containers go on running, reparented, and `rm -f` ends them).  The
-    # rest, res["sys"] - res["mon_sys"], is the containers' own cost:
-    # their processes and the kernel's namespaces, cgroups and mounts.
-    if kill_monitors and mons:
-        for pid in mons:
-            try:
-                os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
-        for _ in range(100):
-            if not [p for p in mons if os.path.exists("/proc/%d" % p)]:
-                break
-            time.sleep(0.05)
-        time.sleep(1)
-        res["mon_sys"] = after[0] - used_kib()[0]
+           "pss": sum(s[0] for s in sm), "rss": sum(s[1] for s in sm),
+           "user_pss": user_pss,
+           "mon_kib": sum(s[0] for s in sm) + sum(kernel_kib(p) for p in mons)}
     # rm -f in batches of 100 names (each podman container exit also
     # starts a `podman container cleanup`); timed together.
     t0 = time.perf_counter()
@@ -335,6 +342,9 @@ def main():
                   "%d KiB per container charged to %s" % (
                       "", r["mons"], r["pss"] / max(1, r["mons"]), r["rss"] / max(1, r["mons"]),
                       r["cg"] / n, CG))
+            print("%-7s monitor with its page tables and kernel stack: %d KiB each; "
+                  "processes (container + monitor): PSS %d KiB per container" % (
+                      "", r["mon_kib"] / max(1, r["mons"]), r["user_pss"] / n))
             print("%-7s after rm: %d container cgroups left%s, %d monitors left%s" % (
                 "", len(r["left"]), (" (" + " ".join(r["left"][:4]) + ")") if r["left"] else "",
                 r["mons_after"],
@@ -347,23 +357,18 @@ def main():
                   (c["time"] / cn) / (p["time"] / pn), (c["sys"] / cn) / max(1, p["sys"] / pn),
                   (c["avail"] / cn) / max(1, p["avail"] / pn),
                   (c["pss"] / max(1, c["mons"])) / max(1, p["pss"] / max(1, p["mons"]))))
-        # A batch apart (podman cannot clean up after a killed conmon, so
-        # its rm and leftover figures above come from intact containers).
-        k_mon = min(N_DENSITY, 100)
-        print("== monitors' own memory: %d containers each, then their monitors "
-              "killed (-9) while the containers run" % k_mon)
-        mon = {}
-        for k in eng:
-            r = density(k, eng[k], k_mon, "m", kill_monitors=True)
-            n = max(1, r["n"])
-            mon[k] = (r["sys"] / n, r.get("mon_sys", 0) / n)
-            print("%-7s %d KiB per container system-wide, of which the monitor %d KiB "
-                  "(freed when killed), the container alone %d KiB" % (
-                      k, mon[k][0], mon[k][1], mon[k][0] - mon[k][1]), flush=True)
-        print("cove/podman monitor alone: %.2fx; half of podman's per container: %d KiB, "
-              "podman's container alone: %d KiB" % (
-                  mon["cove"][1] / max(1, mon["podman"][1]), mon["podman"][0] / 2,
-                  mon["podman"][0] - mon["podman"][1]))
+        print("cove/podman processes per container (container + monitor, PSS): %.2fx "
+              "(target <= 0.5x)" % ((c["user_pss"] / cn) / max(1, p["user_pss"] / pn)))
+        # The monitor's own memory against the rest: the container's
+        # process and the kernel's namespaces, cgroups and mounts, which
+        # are alike for both engines and set a floor under the ratio of
+        # the totals.
+        print("cove/podman monitor alone (PSS + page tables + kernel stack): %.2fx" % (
+            (c["mon_kib"] / max(1, c["mons"])) / max(1, p["mon_kib"] / max(1, p["mons"]))))
+        print("without its monitor a container costs cove %d KiB, podman %d KiB system-wide; "
+              "half of podman's total is %d KiB" % (
+                  c["sys"] / cn - c["mon_kib"] / max(1, c["mons"]),
+                  p["sys"] / pn - p["mon_kib"] / max(1, p["mons"]), p["sys"] / pn / 2))
     finally:
         for k, base in eng.items():
             remove_all(k, base)
