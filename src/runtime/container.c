@@ -430,11 +430,24 @@ static int validate(struct create_ctx *c, struct cove_error *err)
 	return 0;
 }
 
+/* Whether one of the config's @n rules @v names exactly @r's device. */
+static bool has_device_rule(const struct cove_device_rule *v, size_t n,
+			    const struct cove_device_rule *r)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].type == r->type && v[i].major == r->major &&
+		    v[i].minor == r->minor)
+			return true;
+	return false;
+}
+
 /*
  * The device cgroup always lets the container use the devices the runtime
  * itself creates (and mknod in general), as runc does: the config's rules
  * come first and these are appended, so a config cannot lock the container
- * out of /dev/null, but everything else it denies stays denied.
+ * out of /dev/null, but everything else it denies stays denied.  A device
+ * of linux.devices gets "rwm" unless the config has a rule of its own for
+ * it (podman's --device PATH:PATH:r is such a rule: only read).
  */
 static int add_default_device_rules(struct create_ctx *c)
 {
@@ -446,7 +459,7 @@ static int add_default_device_rules(struct create_ctx *c)
 	    {true, 'c', 5, 1, "rwm"},	 {true, 'c', 5, 2, "rwm"},
 	    {true, 'c', 136, -1, "rwm"},
 	};
-	size_t extra = ARRAY_SIZE(defaults) + c->spec->n_devices;
+	size_t extra = ARRAY_SIZE(defaults) + c->spec->n_devices, n_config;
 	struct cove_device_rule *v;
 
 	if (!c->has_res || c->res.n_devices == 0)
@@ -454,6 +467,7 @@ static int add_default_device_rules(struct create_ctx *c)
 	v = realloc(c->res.devices, (c->res.n_devices + extra) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
+	n_config = c->res.n_devices;
 	c->res.devices = v;
 	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++)
 		v[c->res.n_devices++] = defaults[i];
@@ -462,7 +476,7 @@ static int add_default_device_rules(struct create_ctx *c)
 		struct cove_device_rule rule = {true,
 						d->type == 'b' ? 'b' : 'c',
 						d->major, d->minor, "rwm"};
-		if (d->type == 'p')
+		if (d->type == 'p' || has_device_rule(v, n_config, &rule))
 			continue;
 		v[c->res.n_devices++] = rule;
 	}

@@ -907,6 +907,26 @@ static int parse_time_offsets(json_t *obj, struct cove_spec *spec,
 }
 
 /*
+ * Whether the namespace at @path (a joined one) is the runtime's own, the
+ * host's: a namespaced sysctl set there would change the host.  A joined
+ * namespace of another container is fine (runc's rule too); one that
+ * cannot be looked at is taken as the host's.
+ */
+static bool is_own_ns(const char *path, enum cove_ns_type type)
+{
+	char self[64];
+	struct stat a, b;
+
+	if (!path)
+		return false;
+	snprintf(self, sizeof(self), "/proc/self/ns/%s",
+		 cove_ns_proc_name(type));
+	if (stat(path, &a) < 0 || stat(self, &b) < 0)
+		return true;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
  * A sysctl may only be set when the namespace that scopes it is the
  * container's own: otherwise the write would change the host.
  */
@@ -944,10 +964,11 @@ static int check_sysctls(const struct cove_spec *spec, struct cove_error *err)
 			    "would change the host",
 			    k);
 		if (!spec->namespaces[need].enabled ||
-		    spec->namespaces[need].path)
+		    is_own_ns(spec->namespaces[need].path, need))
 			return cove_error_set(err, EINVAL,
 					      "invalid 'linux.sysctl.%s': "
-					      "requires a new %s namespace",
+					      "requires a %s namespace other "
+					      "than the host's",
 					      k, cove_ns_name(need));
 	}
 	return 0;

@@ -914,9 +914,9 @@ static const struct bad_case bad_cases[] = {
      "{'linux': {'namespaces': " NS_WITHOUT_NET ","
      " '!sysctl': {'net.ipv4.ip_forward': '1'}}}",
      "'linux.sysctl.net.ipv4.ip_forward'", 0},
-    {"linux.sysctl net in a joined network namespace",
+    {"linux.sysctl net in the host's network namespace, joined",
      "{'linux': {'namespaces': [{'type': 'network',"
-     " 'path': '/proc/1/ns/net'}], 'uidMappings': null,"
+     " 'path': '/proc/self/ns/net'}], 'uidMappings': null,"
      " 'gidMappings': null, 'timeOffsets': null,"
      " '!sysctl': {'net.core.somaxconn': '1024'}},"
      " 'hostname': null, 'domainname': null}",
