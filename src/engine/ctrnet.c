@@ -9,23 +9,31 @@
  * "slirp4netns" mode, get slirp4netns instead (slirp.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "engine/cni.h"
+#include "engine/ctrnet.h"
 #include "engine/engine-internal.h"
 #include "engine/netns.h"
+#include "engine/netopts.h"
 #include "engine/network.h"
 #include "engine/runspec.h"
 #include "engine/slirp.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/json.h"
 #include "util/strutil.h"
 
 #define SYSTEM_CNI_DIR "/etc/cni/net.d"
 
-/* The network a mode names: NULL for none/host, "cove" for bridge. */
+/*
+ * The network a mode names: NULL for none/host and another container's
+ * network (container:ID), "cove" for bridge.
+ */
 static const char *network_of(const struct cove_ctr *c)
 {
 	const char *m = json_string_value(json_object_get(
@@ -33,9 +41,31 @@ static const char *network_of(const struct cove_ctr *c)
 
 	if (!m || !strcmp(m, "bridge") || !strcmp(m, "default"))
 		return "cove";
-	if (!strcmp(m, "none") || !strcmp(m, "host"))
+	if (!strcmp(m, "none") || !strcmp(m, "host") ||
+	    cove_netmode_container(m))
 		return NULL;
 	return m;
+}
+
+/* --network-alias names, space-separated after " ", or "" */
+static char *alias_list(const struct cove_ctr *c)
+{
+	const json_t *al =
+	    json_object_get(cove_netopts_endpoint(c->config), "Aliases");
+	char *s = strdup("");
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(al, i, v)
+	{
+		char *n;
+		if (!s || !json_string_value(v))
+			continue;
+		n = cove_strdup_printf("%s %s", s, json_string_value(v));
+		free(s);
+		s = n;
+	}
+	return s;
 }
 
 /*
@@ -86,13 +116,14 @@ static void refresh_hosts(struct cove_engine *e, const char *net,
 		    !network_of(&cs[i]) || strcmp(network_of(&cs[i]), net))
 			continue;
 		for (size_t j = 0; j < n; j++) {
-			_cleanup_free_ char *line = NULL;
+			_cleanup_free_ char *line = NULL, *al = NULL;
 			if (j == i || !ctr_ip(&cs[j]) ||
 			    !strcmp(cs[j].id, skip_id) || !network_of(&cs[j]) ||
 			    strcmp(network_of(&cs[j]), net))
 				continue;
-			line = cove_strdup_printf("%s\t%s", ctr_ip(&cs[j]),
-						  cs[j].name);
+			al = alias_list(&cs[j]);
+			line = cove_strdup_printf("%s\t%s%s", ctr_ip(&cs[j]),
+						  cs[j].name, al ? al : "");
 			if (line)
 				(void)cove_strv_push(&peers, line);
 		}
@@ -145,6 +176,164 @@ static int port_bindings(const struct cove_ctr *c, struct cove_cni_port **ret,
 	return 0;
 }
 
+/*
+ * --network container:ID.  The runtime joins the namespace of the target's
+ * init, whose pid changes at each of its starts: config.json is pointed at
+ * /proc/<pid>/ns/net now, after checking that the target runs.
+ */
+static int join_container(struct cove_engine *e, struct cove_ctr *c,
+			  const char *target, struct cove_error *err)
+{
+	_cleanup_free_ char *dir = NULL, *file = NULL, *path = NULL;
+	_cleanup_json_ json_t *spec = NULL;
+	struct cove_ctr t = {0};
+	int r;
+
+	r = cove_engine_lookup(e, target, &t, err);
+	if (r < 0)
+		return cove_error_wrap(err,
+				       "joining the network namespace of "
+				       "container %s",
+				       target);
+	if (t.pid <= 0 || !t.state ||
+	    (strcmp(t.state, "running") && strcmp(t.state, "paused"))) {
+		r = cove_error_set(err, EINVAL,
+				   "cannot join the network namespace of "
+				   "container %s: it is not running (start "
+				   "it first)",
+				   t.name);
+		cove_ctr_release(&t);
+		return r;
+	}
+	path = cove_strdup_printf("/proc/%d/ns/net", (int)t.pid);
+	cove_ctr_release(&t);
+	dir = cove_engine_ctr_dir(e, c->id);
+	file = dir ? cove_strdup_printf("%s/config.json", dir) : NULL;
+	if (!path || !file)
+		return -ENOMEM;
+	r = cove_json_load_file(file, 16 << 20, &spec, err);
+	if (r < 0)
+		return r;
+	cove_engine_spec_join_ns(spec, "network", path);
+	return cove_engine_spec_save(file, spec, err);
+}
+
+static const char *static_ip(const json_t *config)
+{
+	return json_string_value(json_object_get(
+	    json_object_get(cove_netopts_endpoint(config), "IPAMConfig"),
+	    "IPv4Address"));
+}
+
+/*
+ * A static address must lie in one of the network's IPv4 ranges, not be
+ * its gateway, and not be another running container's (podman's checks;
+ * host-local would refuse too, less clearly).
+ */
+static int check_static_ip(struct cove_engine *e, const char *id,
+			   const struct cove_network *net, const char *ip,
+			   struct cove_error *err)
+{
+	struct cove_ctr *cs = NULL;
+	bool inside = false;
+	size_t n = 0;
+	uint32_t addr;
+	sqlite3 *db;
+	int r;
+
+	if (cove_ipv4_parse(ip, &addr) < 0)
+		return cove_error_set(
+		    err, EINVAL, "invalid --ip '%s': not an IPv4 address", ip);
+	for (size_t i = 0; i < net->n_ranges; i++) {
+		struct cove_subnet sn;
+		struct cove_error ignore = {0};
+		uint32_t gw, mask;
+		if (cove_subnet_parse(net->ranges[i].subnet, &sn, &ignore) <
+			0 ||
+		    !cove_subnet_contains(&sn, addr))
+			continue;
+		mask = sn.prefix ? ~0u << (32 - sn.prefix) : 0;
+		if (net->ranges[i].gateway &&
+		    cove_ipv4_parse(net->ranges[i].gateway, &gw) == 0 &&
+		    gw == addr)
+			return cove_error_set(err, EINVAL,
+					      "requested static ip %s is the "
+					      "gateway of network %s",
+					      ip, net->name);
+		if (sn.prefix < 31 &&
+		    ((addr & ~mask) == 0 || (addr & ~mask) == ~mask))
+			continue; /* the network's or the broadcast address */
+		inside = true;
+	}
+	if (!inside)
+		return cove_error_set(err, EINVAL,
+				      "requested static ip %s not in any "
+				      "subnet on network %s",
+				      ip, net->name);
+	r = cove_engine_db(e, &db, err);
+	if (r >= 0)
+		r = cove_ctr_list(db, &cs, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const char *other = ctr_ip(&cs[i]);
+		if (strcmp(cs[i].id, id) && other && !strcmp(other, ip) &&
+		    network_of(&cs[i]) &&
+		    !strcmp(network_of(&cs[i]), net->name)) {
+			r = cove_error_set(err, EADDRINUSE,
+					   "requested ip address %s is already "
+					   "allocated to container ID %s",
+					   ip, cs[i].id);
+			break;
+		}
+	}
+	cove_ctrs_free(cs, n);
+	return r < 0 ? r : 0;
+}
+
+/*
+ * --ip and --mac-address go to the plugins as the "ips" and "mac"
+ * capability arguments (host-local takes "ips", bridge "mac").  Plugins
+ * get only the arguments they declare, and lists written before cove had
+ * these options (the default network's, podman's) do not declare them: the
+ * bridge plugins of the loaded list are made to, in memory.
+ */
+static json_t *static_caps(struct cove_network *net, const json_t *config)
+{
+	const char *ip = static_ip(config);
+	const char *mac =
+	    json_string_value(json_object_get(config, "MacAddress"));
+	json_t *rc, *p;
+	size_t i;
+
+	if (!ip && !mac)
+		return NULL;
+	rc = json_object();
+	if (!rc)
+		return NULL;
+	if (ip)
+		json_object_set_new(rc, "ips", json_pack("[s]", ip));
+	if (mac)
+		json_object_set_new(rc, "mac", json_string(mac));
+	json_array_foreach(json_object_get(net->config, "plugins"), i, p)
+	{
+		json_t *caps;
+		if (strcmp(json_string_value(json_object_get(p, "type")) ?: "",
+			   "bridge"))
+			continue;
+		caps = json_object_get(p, "capabilities");
+		if (!json_is_object(caps)) {
+			caps = json_object();
+			json_object_set_new(p, "capabilities", caps);
+		}
+		if (ip)
+			json_object_set_new(caps, "ips", json_true());
+		if (mac)
+			json_object_set_new(caps, "mac", json_true());
+	}
+	return rc;
+}
+
 int cove_engine_net_setup(struct cove_engine *e, struct cove_ctr *c,
 			  struct cove_error *err)
 {
@@ -155,13 +344,20 @@ int cove_engine_net_setup(struct cove_engine *e, struct cove_ctr *c,
 	struct cove_network *net = NULL, *lo = NULL;
 	struct cove_cni_result res = {0};
 	struct cove_cni_attach a = {0};
-	char *aliases[2] = {c->name, NULL};
+	_cleanup_strv_ char **aliases = NULL;
+	_cleanup_json_ json_t *caps = NULL;
+	const json_t *al;
 	size_t n_ports = 0;
-	json_t *settings, *nets, *one;
-	const char *hostname;
+	json_t *settings, *nets, *one, *v;
+	const char *hostname, *peer;
 	sqlite3 *db;
+	size_t i;
 	int r;
 
+	peer = cove_netmode_container(json_string_value(json_object_get(
+	    json_object_get(c->config, "HostConfig"), "NetworkMode")));
+	if (peer)
+		return join_container(e, c, peer, err);
 	if (!name)
 		return 0;
 	if (slirp_mode(e, c)) {
@@ -184,6 +380,22 @@ int cove_engine_net_setup(struct cove_engine *e, struct cove_ctr *c,
 	r = cove_network_load(dir, SYSTEM_CNI_DIR, name, &net, err);
 	if (r < 0)
 		return r;
+	if (static_ip(c->config)) {
+		r = check_static_ip(e, c->id, net, static_ip(c->config), err);
+		if (r < 0)
+			goto out;
+	}
+	caps = static_caps(net, c->config);
+	/* the container's name and its --network-alias names */
+	al = json_object_get(cove_netopts_endpoint(c->config), "Aliases");
+	r = cove_strv_push(&aliases, c->name);
+	json_array_foreach(al, i, v)
+	{
+		if (r >= 0 && json_string_value(v))
+			r = cove_strv_push(&aliases, json_string_value(v));
+	}
+	if (r < 0)
+		goto out;
 	r = cove_network_loopback(&lo, err);
 	if (r < 0)
 		goto out;
@@ -204,6 +416,7 @@ int cove_engine_net_setup(struct cove_engine *e, struct cove_ctr *c,
 	a.ports = ports;
 	a.n_ports = n_ports;
 	a.aliases = aliases;
+	a.runtime_config = caps;
 	r = cove_cni_add(net, &a, &res, err);
 	if (r < 0)
 		goto fail;
@@ -232,6 +445,8 @@ int cove_engine_net_setup(struct cove_engine *e, struct cove_ctr *c,
 	json_object_set(one, "Gateway", json_object_get(settings, "Gateway"));
 	json_object_set(one, "MacAddress",
 			json_object_get(settings, "MacAddress"));
+	if (al)
+		json_object_set(one, "Aliases", (json_t *)al);
 	json_object_set_new(nets, name, one);
 	json_object_set_new(settings, "Networks", nets);
 	json_object_set(
@@ -329,4 +544,110 @@ void cove_engine_net_teardown(struct cove_engine *e, struct cove_ctr *c)
 			(void)cove_ctr_update(db, c, COVE_CTR_CONFIG, &err);
 		refresh_hosts(e, name, c->id);
 	}
+}
+
+/* the mode's container, resolved to the one whose namespace it has */
+static int resolve_peer(struct cove_engine *e, json_t *host, const char *peer,
+			struct cove_error *err)
+{
+	struct cove_ctr t = {0};
+	_cleanup_free_ char *mode = NULL;
+	const char *next;
+	int r = 0;
+
+	for (int depth = 0; depth < 8; depth++) {
+		r = cove_engine_lookup(e, peer, &t, err);
+		if (r < 0)
+			return cove_error_wrap(err,
+					       "invalid --network "
+					       "container:%s",
+					       peer);
+		next = cove_netmode_container(json_string_value(json_object_get(
+		    json_object_get(t.config, "HostConfig"), "NetworkMode")));
+		if (!next)
+			break;
+		free(mode);
+		mode = strdup(next);
+		cove_ctr_release(&t);
+		if (!mode)
+			return -ENOMEM;
+		peer = mode;
+	}
+	if (!t.config) {
+		return cove_error_set(err, ELOOP,
+				      "invalid --network container:%s: too "
+				      "many containers joining others' "
+				      "networks",
+				      peer);
+	}
+	{
+		_cleanup_free_ char *m =
+		    cove_strdup_printf("container:%s", t.id);
+		if (!m)
+			r = -ENOMEM;
+		else
+			json_object_set_new(host, "NetworkMode",
+					    json_string(m));
+	}
+	cove_ctr_release(&t);
+	return r;
+}
+
+int cove_engine_net_resolve(struct cove_engine *e, json_t *config,
+			    struct cove_error *err)
+{
+	json_t *host = json_object_get(config, "HostConfig");
+	const char *mode =
+	    json_string_value(json_object_get(host, "NetworkMode"));
+	const char *peer = cove_netmode_container(mode);
+	struct cove_ctr probe = {.config = config};
+	_cleanup_free_ char *dir = NULL;
+	struct cove_network *net = NULL;
+	const char *name;
+	int r;
+
+	if (peer)
+		return resolve_peer(e, host, peer, err);
+	name = network_of(&probe);
+	if (!name)
+		return 0;
+	if (slirp_mode(e, &probe)) {
+		/* slirp4netns has no addresses to choose nor names to give */
+		return cove_netopts_refuse_bridge_only(
+		    config, cove_netopts_endpoint(config), err);
+	}
+	if (!static_ip(config) || e->rootless)
+		return 0;
+	dir = cove_strdup_printf("%s/networks", e->root);
+	if (!dir)
+		return -ENOMEM;
+	r = cove_network_load(dir, SYSTEM_CNI_DIR, name, &net, err);
+	if (r < 0)
+		return r;
+	r = check_static_ip(e, "", net, static_ip(config), err);
+	cove_network_free(net);
+	return r;
+}
+
+char *cove_engine_net_peer_dir(struct cove_engine *e, const json_t *config)
+{
+	const char *peer =
+	    cove_netmode_container(json_string_value(json_object_get(
+		json_object_get(config, "HostConfig"), "NetworkMode")));
+
+	return peer ? cove_engine_ctr_dir(e, peer) : NULL;
+}
+
+char *cove_engine_net_peer_hostname(struct cove_engine *e, const json_t *config)
+{
+	_cleanup_free_ char *dir = cove_engine_net_peer_dir(e, config);
+	_cleanup_free_ char *file = NULL, *buf = NULL;
+
+	if (!dir)
+		return NULL;
+	file = cove_strdup_printf("%s/hostname", dir);
+	if (!file || cove_read_file(file, 4096, &buf, NULL) < 0 || !buf)
+		return NULL;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return *buf ? TAKE_PTR(buf) : NULL;
 }

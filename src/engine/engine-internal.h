@@ -33,3 +33,13 @@ int cove_monitor_resume(struct cove_engine *e, struct cove_ctr *c, int status,
 
 /* Runtime cleanup after an exit: runtime state, cgroup, rootfs mount. */
 void cove_engine_release_runtime(struct cove_engine *e, struct cove_ctr *c);
+
+/*
+ * The container's config.json: written whole (temp file + rename, 0600;
+ * without fsync: it is rewritten from the row at each create or start),
+ * and its namespace @type ("network", "pid", ...) pointed at @path, the
+ * entry added when the spec has none.
+ */
+int cove_engine_spec_save(const char *file, const json_t *spec,
+			  struct cove_error *err);
+void cove_engine_spec_join_ns(json_t *spec, const char *type, const char *path);

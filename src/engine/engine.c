@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "engine/db.h"
+#include "engine/engine-internal.h"
+#include "engine/netopts.h"
 #include "engine/rootless.h"
 #include "engine/runspec.h"
 #include "engine/userns.h"
@@ -177,7 +179,6 @@ static int write_etc_files(const char *dir, const json_t *config,
 {
 	_cleanup_free_ char *resolv = NULL, *buf = NULL;
 	const json_t *host = json_object_get(config, "HostConfig");
-	const json_t *dns = json_object_get(host, "Dns");
 	char path[4096];
 	int r;
 
@@ -196,35 +197,14 @@ static int write_etc_files(const char *dir, const json_t *config,
 		return r;
 
 	snprintf(path, sizeof(path), "%s/resolv.conf", dir);
-	if (json_array_size(dns) > 0) {
-		size_t i;
-		json_t *v;
-		size_t len = 0;
-		resolv = strdup("");
-		json_array_foreach(dns, i, v)
-		{
-			char *n = cove_strdup_printf(
-			    "%snameserver %s\n", resolv,
-			    json_string_value(v) ? json_string_value(v) : "");
-			if (!n)
-				return -ENOMEM;
-			free(resolv);
-			resolv = n;
-		}
-		len = strlen(resolv);
-		r = cove_write_file_replace_at(AT_FDCWD, path, resolv, len,
-					       0644);
-	} else {
-		size_t len = 0;
-		/* the host's, minus loopback servers unreachable from a netns
-		 */
-		r = cove_engine_filtered_resolv("/etc/resolv.conf", &resolv);
-		if (r >= 0) {
-			len = strlen(resolv);
-			r = cove_write_file_replace_at(AT_FDCWD, path, resolv,
-						       len, 0644);
-		}
-	}
+	/*
+	 * The host's, minus loopback servers unreachable from a netns, with
+	 * --dns, --dns-search and --dns-option in place of its lines
+	 */
+	r = cove_netopts_resolv(host, "/etc/resolv.conf", &resolv);
+	if (r >= 0)
+		r = cove_write_file_replace_at(AT_FDCWD, path, resolv,
+					       strlen(resolv), 0644);
 	if (r < 0)
 		return cove_error_setx(err, r, "cannot write %s", path);
 	return 0;
@@ -361,6 +341,47 @@ static int free_port(const char *proto, uint16_t *ret)
  * port gets a free one.  Chosen once, at create, as podman does, so that
  * `cove port` and restarts keep them.
  */
+/*
+ * The image's HEALTHCHECK (docker's config.Healthcheck, which podman and
+ * docker apply): the container's own unless the options gave a test
+ * (--health-cmd, --no-healthcheck); the options' interval, timeout,
+ * retries and start period win.  The image is a stranger's: a check that
+ * is not exactly docker's shape is ignored, whole.
+ */
+static void inherit_healthcheck(json_t *config, const struct cove_image *img)
+{
+	static const char *const nums[] = {"Interval", "Timeout", "Retries",
+					   "StartPeriod"};
+	const json_t *ih = json_object_get(
+	    json_object_get(img->config_json, "config"), "Healthcheck");
+	const json_t *test = json_object_get(ih, "Test"), *v;
+	const char *kind = json_string_value(json_array_get(test, 0));
+	json_t *hc = json_object_get(config, "Healthcheck");
+	size_t i;
+
+	if (!json_is_object(ih) || json_object_get(hc, "Test") || !kind ||
+	    (strcmp(kind, "CMD") && strcmp(kind, "CMD-SHELL") &&
+	     strcmp(kind, "NONE")))
+		return;
+	for (i = 0; i < json_array_size(test); i++)
+		if (!json_is_string(json_array_get(test, i)))
+			return;
+	for (i = 0; i < ARRAY_SIZE(nums); i++) {
+		v = json_object_get(ih, nums[i]);
+		if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
+			return;
+	}
+	if (!hc) {
+		hc = json_object();
+		json_object_set_new(config, "Healthcheck", hc);
+	}
+	json_object_set(hc, "Test", (json_t *)test);
+	for (i = 0; i < ARRAY_SIZE(nums); i++)
+		if (!json_object_get(hc, nums[i]) &&
+		    (v = json_object_get(ih, nums[i])))
+			json_object_set(hc, nums[i], (json_t *)v);
+}
+
 static int resolve_ports(json_t *config, const struct cove_image *img,
 			 struct cove_error *err)
 {
@@ -374,15 +395,26 @@ static int resolve_ports(json_t *config, const struct cove_image *img,
 	int r;
 
 	if (json_is_true(json_object_get(host, "PublishAllPorts"))) {
+		/* the image's exposed ports and those of --expose */
+		_cleanup_json_ json_t *all = json_is_object(exposed)
+						 ? json_copy((json_t *)exposed)
+						 : json_object();
+		if (!all)
+			return -ENOMEM;
+		if (json_is_object(json_object_get(config, "ExposedPorts")))
+			json_object_update(
+			    all, json_object_get(config, "ExposedPorts"));
 		if (!pb) {
 			pb = json_array();
 			json_object_set_new(host, "PortBindings", pb);
 		}
-		json_object_foreach((json_t *)exposed, k, v)
+		json_object_foreach(all, k, v)
 		{
 			uint32_t port;
 			_cleanup_free_ char *num = strdup(k);
 			char *slash;
+			bool bound = false;
+			size_t j;
 			if (!num)
 				return -ENOMEM;
 			slash = strchr(num, '/');
@@ -395,6 +427,19 @@ static int resolve_ports(json_t *config, const struct cove_image *img,
 				    "image config: invalid "
 				    "'config.ExposedPorts' key '%s'",
 				    k);
+			/* a port -p publishes already is not published twice */
+			json_array_foreach(pb, j, b)
+			{
+				const char *pr = json_string_value(
+				    json_object_get(b, "Protocol"));
+				if (json_integer_value(json_object_get(
+					b, "ContainerPort")) == port &&
+				    !strcmp(pr ? pr : "tcp",
+					    slash ? slash + 1 : "tcp"))
+					bound = true;
+			}
+			if (bound)
+				continue;
 			b = json_object();
 			json_object_set_new(b, "HostIp", json_string(""));
 			json_object_set_new(b, "HostPort", json_integer(0));
@@ -464,6 +509,7 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 	if (r < 0)
 		return r;
 
+	inherit_healthcheck(config, &img);
 	r = resolve_ports(config, &img, err);
 	if (r < 0)
 		goto out;
@@ -571,19 +617,15 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 		 * only, and a power cut that loses it loses the container's
 		 * just-made directory with it.
 		 */
-		_cleanup_free_ char *txt = json_dumps(spec, JSON_COMPACT);
 		_cleanup_free_ char *f =
 		    cove_strdup_printf("%s/config.json", dir);
-		if (!txt || !f) {
+		if (!f) {
 			r = -ENOMEM;
 			goto out;
 		}
-		r = cove_write_file_replace_at(AT_FDCWD, f, txt, strlen(txt),
-					       0600);
-		if (r < 0) {
-			r = cove_error_setx(err, r, "cannot write %s", f);
+		r = cove_engine_spec_save(f, spec, err);
+		if (r < 0)
 			goto out;
-		}
 	}
 	/*
 	 * The rootfs stays mounted for the start that usually follows; the
@@ -607,6 +649,43 @@ out:
 	}
 	cove_image_release(&img);
 	return r;
+}
+
+int cove_engine_spec_save(const char *file, const json_t *spec,
+			  struct cove_error *err)
+{
+	_cleanup_free_ char *txt = json_dumps(spec, JSON_COMPACT);
+	int r;
+
+	if (!txt)
+		return -ENOMEM;
+	r = cove_write_file_replace_at(AT_FDCWD, file, txt, strlen(txt), 0600);
+	if (r < 0)
+		return cove_error_setx(err, r, "cannot write %s", file);
+	return 0;
+}
+
+void cove_engine_spec_join_ns(json_t *spec, const char *type, const char *path)
+{
+	json_t *lx = cove_json_object_member(spec, "linux"), *nss, *ns;
+	size_t i;
+
+	nss = json_object_get(lx, "namespaces");
+	if (!json_is_array(nss)) {
+		nss = json_array();
+		json_object_set_new(lx, "namespaces", nss);
+	}
+	json_array_foreach(nss, i, ns)
+	{
+		if (!strcmp(json_string_value(json_object_get(ns, "type"))
+				?: "",
+			    type)) {
+			json_object_set_new(ns, "path", json_string(path));
+			return;
+		}
+	}
+	json_array_append_new(
+	    nss, json_pack("{s:s, s:s}", "type", type, "path", path));
 }
 
 int cove_engine_mount_rootfs(struct cove_engine *e, const struct cove_ctr *c,

@@ -252,3 +252,49 @@ const char *cove_engine_helper_path(const char *name);
 
 /* A generated "adjective_noun" container name; caller frees. */
 char *cove_engine_random_name(void);
+
+/*
+ * resources.c: the create options that become cgroup limits and process
+ * settings (HostConfig CpusetCpus, CpusetMems, CpuPeriod, CpuQuota,
+ * MemoryReservation, MemorySwappiness, OomKillDisable, OomScoreAdj,
+ * BlkioWeight; Config Umask "0022", Timezone "Zone/Name"|"local",
+ * Annotations {}).
+ *
+ * A cpu or memory-node list ("0-3,5"): 0, or -EINVAL (syntax) / -ERANGE
+ * (an id >= @nbits).  With @bits (@nbits bits), the ids are set there.
+ */
+int cove_engine_idlist_parse(const char *list, uint8_t *bits, size_t nbits);
+/*
+ * Check --cpuset-cpus (@mems false) or --cpuset-mems: the list's syntax and
+ * that the host has every id; -EINVAL with a message naming @opt.
+ */
+int cove_engine_cpuset_check(const char *opt, const char *list, bool mems,
+			     struct cove_error *err);
+/* Whether the memory controller has v1's memory.oom_control. */
+bool cove_engine_oom_kill_disable_supported(void);
+/* The host's zone file of --tz ZONE|local (*ret: caller frees). */
+int cove_engine_timezone_file(const char *tz, char **ret,
+			      struct cove_error *err);
+/*
+ * Set linux.resources members of @res from @host's limits.  @update: a
+ * limit that is unlimited is written as such (pids -1, quota -1), to
+ * undo one a cgroup has.
+ */
+void cove_engine_resources_fill(json_t *res, const json_t *host, bool update);
+/*
+ * process.oomScoreAdj, process.user.umask, the annotations and --tz's
+ * /etc/localtime (a copy of the zone file in @dir) of @config into @spec.
+ */
+int cove_engine_process_options(json_t *spec, const json_t *config,
+				const char *dir, struct cove_error *err);
+
+/*
+ * update.c: `cove update`.  Apply the limits in @changes (HostConfig
+ * members: Memory, MemorySwap, MemoryReservation, NanoCpus, CpuShares,
+ * CpuPeriod, CpuQuota, CpusetCpus, CpusetMems, PidsLimit, BlkioWeight)
+ * to @c: in place to the cgroup of a running or paused container, and to
+ * its stored options and bundle so that the next start keeps them.
+ * -EOPNOTSUPP for a rootless container (it has no cgroup limits).
+ */
+int cove_engine_update(struct cove_engine *e, struct cove_ctr *c,
+		       const json_t *changes, struct cove_error *err);

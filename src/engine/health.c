@@ -25,9 +25,12 @@
 int64_t cove_engine_health_interval(const struct cove_ctr *c)
 {
 	const json_t *h = json_object_get(c->config, "Healthcheck");
+	const json_t *test = json_object_get(h, "Test");
+	const char *kind = json_string_value(json_array_get(test, 0));
 	int64_t v;
 
-	if (!json_array_size(json_object_get(h, "Test")))
+	/* none, or --no-healthcheck's ["NONE"] */
+	if (!json_array_size(test) || (kind && !strcmp(kind, "NONE")))
 		return 0;
 	v = json_integer_value(json_object_get(h, "Interval"));
 	return v > 0 ? v : 30LL * 1000000000;
@@ -40,7 +43,7 @@ static char **test_argv(const json_t *test)
 	size_t i;
 	json_t *s;
 
-	if (!kind)
+	if (!kind || !strcmp(kind, "NONE"))
 		return NULL;
 	if (!strcmp(kind, "CMD-SHELL")) {
 		if (cove_strv_push(&v, "/bin/sh") < 0 ||
@@ -86,6 +89,9 @@ int cove_engine_healthcheck(struct cove_engine *e, struct cove_ctr *c,
 	struct cove_exec_req req = {0};
 	int64_t retries = json_integer_value(json_object_get(hc, "Retries"));
 	int64_t timeout = json_integer_value(json_object_get(hc, "Timeout"));
+	int64_t start_period =
+	    json_integer_value(json_object_get(hc, "StartPeriod"));
+	bool starting;
 	int saved[2] = {-1, -1}, code = -1, r;
 	char start[64], end[64], out[HEALTH_OUTPUT_MAX + 1];
 	ssize_t n = 0;
@@ -146,7 +152,16 @@ int cove_engine_healthcheck(struct cove_engine *e, struct cove_ctr *c,
 		json_object_set_new(health, "Log", json_array());
 	}
 	streak = json_integer_value(json_object_get(health, "FailingStreak"));
-	streak = code == 0 ? 0 : streak + 1;
+	/*
+	 * --health-start-period: a failure while the container is still
+	 * starting up is logged but counts toward no retry (podman's rule).
+	 */
+	starting = start_period > 0 && c->started_at > 0 &&
+		   cove_now_ns() - c->started_at < start_period;
+	if (code == 0)
+		streak = 0;
+	else if (!starting)
+		streak++;
 	json_object_set_new(health, "FailingStreak", json_integer(streak));
 	if (code == 0)
 		json_object_set_new(health, "Status", json_string("healthy"));

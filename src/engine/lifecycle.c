@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/ctrns.h"
 #include "engine/engine-internal.h"
 #include "engine/volumes.h"
 #include "runtime/cgroup.h"
@@ -140,6 +141,10 @@ int cove_engine_start(struct cove_engine *e, struct cove_ctr *c,
 	if (is_running_state(c->state) || !strcmp(c->state, "restarting"))
 		return cove_error_set(
 		    err, EBUSY, "container %s is already running", c->name);
+	/* the namespaces it joins (--pid container:X): X's, now */
+	r = cove_engine_ctrns_prepare_start(e, c, err);
+	if (r < 0)
+		return r;
 	c->stop_requested = false;
 	c->exit_code = -1;
 	r = set_state(e, c, "created", COVE_CTR_STOP_REQUEST, err);
@@ -394,6 +399,10 @@ int cove_engine_remove(struct cove_engine *e, struct cove_ctr *c, bool force,
 	json_t *v;
 	int r;
 
+	/* containers joining its namespaces go first (--pid container:) */
+	r = cove_engine_ctrns_check_dependents(e, c, err);
+	if (r < 0)
+		return r;
 	if (is_running_state(c->state) || !strcmp(c->state, "restarting")) {
 		if (!force)
 			return cove_error_set(

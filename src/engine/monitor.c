@@ -32,6 +32,7 @@
 #include "engine/attach.h"
 #include "engine/engine-internal.h"
 #include "engine/logfile.h"
+#include "engine/netopts.h"
 #include "runtime/cgroup.h"
 #include "runtime/container.h"
 #include "runtime/state.h"
@@ -48,6 +49,8 @@ struct monitor {
 	bool attached;
 	bool tty;
 	bool stdin_open;
+	/* --log-driver passthrough: the container has our own stdio */
+	bool passthrough;
 	int notify_fd;
 	struct cove_logfile *log;
 	char *log_path;
@@ -206,6 +209,11 @@ static int create(struct monitor *m, struct run *run, struct cove_error *err)
 	seccomp_cache = cove_strdup_printf("%s/seccomp-cache", m->e->root);
 	o.seccomp_cache_dir = seccomp_cache;
 
+	if (m->passthrough) {
+		/* no pipes, no log: fds 0-2 are the container's as they are */
+		run->out = run->errp = run->in = -1;
+		return cove_container_create(&o, &run->pid, NULL, err);
+	}
 	if (m->tty) {
 		/* the runtime makes the pty and hands us the master */
 		if (!m->stdin_open || !m->attached) {
@@ -552,8 +560,9 @@ static void exec_small_monitor(struct monitor *m, struct run *run)
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (fds[i] >= 0)
 			fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-	(void)cove_logfile_open(m->log_path, m->log_max_size, m->log_max_files,
-				&m->log, NULL);
+	if (*m->log_path)
+		(void)cove_logfile_open(m->log_path, m->log_max_size,
+					m->log_max_files, &m->log, NULL);
 }
 
 static bool should_restart(struct monitor *m, int code)
@@ -582,6 +591,7 @@ static int monitor_init(struct monitor *m, struct cove_engine *e,
 {
 	const json_t *lc = json_object_get(
 	    json_object_get(c->config, "HostConfig"), "LogConfig");
+	const char *driver;
 	sigset_t mask;
 	int r;
 
@@ -599,13 +609,31 @@ static int monitor_init(struct monitor *m, struct cove_engine *e,
 	m->log_max_files =
 	    (unsigned)json_integer_value(json_object_get(lc, "MaxFile"));
 	m->dir = cove_engine_ctr_dir(e, c->id);
-	m->log_path = cove_strdup_printf("%s/ctr.log", m->dir ? m->dir : "");
+	driver = cove_netopts_log_driver(c->config);
+	m->passthrough = !strcmp(driver, COVE_LOG_DRIVER_PASSTHROUGH);
+	if (m->passthrough && !attached)
+		return cove_error_set(err, EINVAL,
+				      "container %s uses the 'passthrough' log "
+				      "driver: it can only be started in the "
+				      "foreground (cove start -a)",
+				      c->name);
+	/*
+	 * --log-driver none or passthrough: no log file.  The path is empty,
+	 * which cove-monitor fails to open, and so writes no log either.
+	 */
+	if (strcmp(driver, COVE_LOG_DRIVER_JSON))
+		m->log_path = strdup("");
+	else
+		m->log_path =
+		    cove_strdup_printf("%s/ctr.log", m->dir ? m->dir : "");
 	if (!m->dir || !m->log_path)
 		return -ENOMEM;
-	r = cove_logfile_open(m->log_path, m->log_max_size, m->log_max_files,
-			      &m->log, err);
-	if (r < 0)
-		return r;
+	if (*m->log_path) {
+		r = cove_logfile_open(m->log_path, m->log_max_size,
+				      m->log_max_files, &m->log, err);
+		if (r < 0)
+			return r;
+	}
 	if (!attached)
 		(void)cove_attach_listen(e->runroot, c->id, &m->listen_fd,
 					 NULL);

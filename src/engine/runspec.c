@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/ctrns.h"
+#include "engine/ctrnet.h"
+#include "engine/netopts.h"
 #include "engine/userns.h"
 #include "engine/volumes.h"
 #include "image/bundle.h"
@@ -351,9 +354,11 @@ static int add_mounts(struct cove_engine *e, int rootfd, const char *dir,
 	{
 		static const char *const files[] = {
 		    "hostname", "hosts", "resolv.conf", "passwd", "group"};
+		/* --network container:ID: that container's first three */
+		_cleanup_free_ char *peer = cove_engine_net_peer_dir(e, config);
 		for (i = 0; i < ARRAY_SIZE(files); i++) {
-			_cleanup_free_ char *src =
-			    cove_strdup_printf("%s/%s", dir, files[i]);
+			_cleanup_free_ char *src = cove_strdup_printf(
+			    "%s/%s", peer && i < 3 ? peer : dir, files[i]);
 			_cleanup_free_ char *dst =
 			    cove_strdup_printf("/etc/%s", files[i]);
 			const char *opts[] = {"rbind", "rprivate", "nosuid",
@@ -389,39 +394,13 @@ static int add_mounts(struct cove_engine *e, int rootfd, const char *dir,
 static void set_resources(json_t *lx, const json_t *host)
 {
 	json_t *res = json_object_get(lx, "resources");
-	int64_t mem = i64(host, "Memory"), swap = i64(host, "MemorySwap");
-	int64_t nano = i64(host, "NanoCpus"), shares = i64(host, "CpuShares");
-	int64_t pids = i64(host, "PidsLimit");
 
 	if (!res) {
 		res = json_object();
 		json_object_set_new(lx, "resources", res);
 	}
-	if (mem > 0 || swap != 0) {
-		json_t *m = json_object();
-		if (mem > 0)
-			json_object_set_new(m, "limit", json_integer(mem));
-		if (swap != 0)
-			json_object_set_new(m, "swap", json_integer(swap));
-		json_object_set_new(res, "memory", m);
-	}
-	if (nano > 0 || shares > 0) {
-		json_t *c = json_object();
-		if (nano > 0) {
-			json_object_set_new(c, "period", json_integer(100000));
-			json_object_set_new(
-			    c, "quota",
-			    json_integer(nano * 100000 / 1000000000));
-		}
-		if (shares > 0)
-			json_object_set_new(c, "shares", json_integer(shares));
-		json_object_set_new(res, "cpu", c);
-	}
-	if (pids > 0) {
-		json_t *p = json_object();
-		json_object_set_new(p, "limit", json_integer(pids));
-		json_object_set_new(res, "pids", p);
-	}
+	/* memory, cpu, cpuset, pids, blockIO: resources.c */
+	cove_engine_resources_fill(res, host, false);
 }
 
 static void set_ulimits(json_t *proc, const json_t *host)
@@ -632,6 +611,7 @@ int cove_engine_build_spec(struct cove_engine *e, const char *id,
 			    **cap_drop = strv(host, "CapDrop"),
 			    **bounding = NULL;
 	_cleanup_free_ char *cgpath = NULL, *dir = NULL, *netns = NULL;
+	_cleanup_free_ char *peer_hn = NULL; /* --network container:ID */
 	_cleanup_close_ int rootfd = -1;
 	_cleanup_json_ json_t *spec = NULL;
 	struct cove_bundle_opts bo = {0};
@@ -665,6 +645,9 @@ int cove_engine_build_spec(struct cove_engine *e, const char *id,
 	bo.user = str(config, "User");
 	bo.workdir = str(config, "WorkingDir");
 	bo.hostname = hostname;
+	peer_hn = cove_engine_net_peer_hostname(e, config);
+	if (peer_hn)
+		bo.hostname = peer_hn;
 	bo.terminal = flag(config, "Tty");
 	bo.read_only = flag(host, "ReadonlyRootfs");
 	if (privileged) {
@@ -701,7 +684,9 @@ int cove_engine_build_spec(struct cove_engine *e, const char *id,
 	r = add_mounts(e, rootfd, dir, spec, config, err);
 	if (r < 0)
 		return r;
-	if (strcmp(net, "host") && strcmp(net, "none")) {
+	/* container:ID: its namespace is joined at each start (ctrnet.c) */
+	if (strcmp(net, "host") && strcmp(net, "none") &&
+	    !cove_netmode_container(net)) {
 		json_t *ns;
 		size_t i;
 		netns = cove_strdup_printf("%s/netns/%s", e->runroot, id);
@@ -749,9 +734,17 @@ int cove_engine_build_spec(struct cove_engine *e, const char *id,
 	if (!e->rootless)
 		set_resources(lx, host);
 	set_ulimits(proc, host);
+	/* oomScoreAdj, umask, annotations, --tz (resources.c) */
+	r = cove_engine_process_options(spec, config, dir, err);
+	if (r < 0)
+		return r;
 	if (privileged)
 		make_privileged(spec);
 	r = security_opts(spec, host, err);
+	if (r < 0)
+		return r;
+	/* --pid/--ipc/--uts, --device, --group-add, --sysctl, --shm-size */
+	r = cove_engine_ctrns_spec(e, config, dir, rootfd, spec, err);
 	if (r < 0)
 		return r;
 	if (flag(host, "Init")) {

@@ -188,3 +188,14 @@ json_t *cove_json_strv_array(const char *const *v)
 		json_array_append_new(a, json_string(*v));
 	return a;
 }
+
+json_t *cove_json_object_member(json_t *obj, const char *key)
+{
+	json_t *o = json_object_get(obj, key);
+
+	if (!json_is_object(o)) {
+		o = json_object();
+		json_object_set_new(obj, key, o);
+	}
+	return o;
+}

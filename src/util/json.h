@@ -31,6 +31,12 @@ int cove_json_object(const json_t *obj, const char *path, const char *key,
 int cove_json_array(const json_t *obj, const char *path, const char *key,
 		    json_t **ret, struct cove_error *err);
 
+/*
+ * The object member @key of @obj, made (an empty object, replacing
+ * whatever else was there) when it is not an object.  Borrowed.
+ */
+json_t *cove_json_object_member(json_t *obj, const char *key);
+
 /* A NULL-terminated string vector (may be NULL) as a JSON array. */
 json_t *cove_json_strv_array(const char *const *v);
 

@@ -77,6 +77,18 @@ int cmd_run(struct cove_ctx *ctx, int argc, char **argv);
 int cove_cli_parse_size(const char *s, int64_t *ret);
 int cove_cli_parse_duration(const char *s, int64_t *ret_ns);
 
+/*
+ * update.c: `cove update`, and the limit options it shares with create:
+ * parse --@opt (its long name, "cpuset-cpus") @arg into @host (a
+ * HostConfig object); -1 to go on, else the exit status (message
+ * printed).  cove_cli_cpu_opts_check() refuses --cpus with --cpu-period
+ * or --cpu-quota, as podman does.
+ */
+int cmd_update(struct cove_ctx *ctx, int argc, char **argv);
+int cove_cli_resource_opt(const char *cmd, const char *opt, const char *arg,
+			  json_t *host);
+int cove_cli_cpu_opts_check(const char *cmd, const json_t *host);
+
 /* container.c: the container lifecycle and queries */
 int cmd_container(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_start(struct cove_ctx *ctx, int argc, char **argv);

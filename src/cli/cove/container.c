@@ -19,6 +19,7 @@
 #include "engine/attach.h"
 #include "engine/engine-internal.h"
 #include "engine/logfile.h"
+#include "engine/netopts.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -1000,6 +1001,15 @@ int cmd_logs(struct cove_ctx *ctx, int argc, char **argv)
 		return r;
 	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0)
 		return cove_cli_fail(&err);
+	if (strcmp(cove_netopts_log_driver(c.config), COVE_LOG_DRIVER_JSON)) {
+		/* --log-driver none or passthrough: podman's words */
+		r = cove_cli_failf("this container is using the '%s' log "
+				   "driver, cannot read logs: this container "
+				   "is not logging output",
+				   cove_netopts_log_driver(c.config));
+		cove_ctr_release(&c);
+		return r;
+	}
 	dir = cove_engine_ctr_dir(e, c.id);
 	path = cove_strdup_printf("%s/ctr.log", dir ? dir : "");
 	if (!dir || !path) {

@@ -3,6 +3,7 @@
  * options (a docker-style Config + HostConfig JSON object, engine.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,10 @@
 
 #include "cli/cove/cli.h"
 #include "cli/cove/remote.h"
+#include "engine/ctrns.h"
 #include "engine/engine.h"
+#include "engine/ctrnet.h"
+#include "engine/netopts.h"
 #include "engine/userns.h"
 #include "image/pull.h"
 #include "util/cleanup.h"
@@ -104,11 +108,75 @@
 	"10)\n"                                                                \
 	"   --log-opt max-size=SIZE|max-file=N  log file rotation\n"           \
 	"   --cgroup-parent PATH       parent cgroup (default /cove)\n"        \
+	"   --dns-search DOMAIN        search domain for /etc/resolv.conf "    \
+	"('.': none)\n"                                                        \
+	"   --dns-option OPT           'options' line entry of "               \
+	"/etc/resolv.conf\n"                                                   \
+	"   --network-alias NAME       another name other containers of "      \
+	"the\n"                                                                \
+	"                              network reach this one by\n"            \
+	"   --ip ADDR                  static IPv4 address on the network\n"   \
+	"   --mac-address MAC          static MAC address on the network\n"    \
+	"   --expose PORT[-END][/PROTO]  expose a port (published by -P)\n"    \
+	"   --network container:NAME   join that running container's "         \
+	"network\n"                                                            \
+	"                              namespace, /etc/hosts, resolv.conf\n"   \
+	"                              and host name\n"                        \
+	"   --log-driver DRIVER        json-file (default), none (no log),\n"  \
+	"                              passthrough (the container gets "       \
+	"cove's\n"                                                             \
+	"                              stdio; foreground, no -t)\n"            \
 	"   --cgroupns host|private    cgroup namespace (default: private "    \
 	"on\n"                                                                 \
 	"                              cgroup v2, the host's on v1 and\n"      \
 	"                              hybrid hosts, as podman)\n"             \
+	"   --pid MODE                 pid namespace: private (default), "     \
+	"host,\n"                                                              \
+	"                              container:NAME|ID or ns:PATH\n"         \
+	"   --ipc MODE                 ipc namespace: as --pid, or "           \
+	"shareable,\n"                                                         \
+	"                              none (private, no /dev/shm)\n"          \
+	"   --uts MODE                 uts namespace: as --pid (host: the "    \
+	"host's\n"                                                             \
+	"                              name, no --hostname)\n"                 \
+	"   --device HOST[:CTR[:PERMS]]  a host device node in the "           \
+	"container\n"                                                          \
+	"                              (PERMS: r, w, m; default rwm)\n"        \
+	"   --group-add GID|NAME       an additional group (names: the "       \
+	"image's)\n"                                                           \
+	"   --sysctl NAME=VALUE        a namespaced sysctl: net.*, "           \
+	"kernel.shm*,\n"                                                       \
+	"                              kernel.msg*, kernel.sem, "              \
+	"fs.mqueue.*,\n"                                                       \
+	"                              kernel.hostname, kernel.domainname\n"   \
+	"   --shm-size SIZE            size of /dev/shm (default 64m)\n"       \
 	"   --pull POLICY              missing (default), always, never\n"     \
+	"   --cpuset-cpus LIST         CPUs allowed (e.g. 0-3,5)\n"            \
+	"   --cpuset-mems LIST         memory nodes allowed\n"                 \
+	"   --cpu-period US            CFS period, 1000..1000000 (not with "   \
+	"--cpus)\n"                                                            \
+	"   --cpu-quota US             CFS quota per period (not with "        \
+	"--cpus)\n"                                                            \
+	"   --memory-reservation SIZE  memory soft limit\n"                    \
+	"   --memory-swappiness N      0..100\n"                               \
+	"   --blkio-weight N           block I/O weight, 10..1000\n"           \
+	"   --oom-score-adj N          OOM killer preference, -1000..1000\n"   \
+	"   --oom-kill-disable         no OOM kill (v1 memory controller "     \
+	"only)\n"                                                              \
+	"   --cidfile FILE             write the id to FILE (must not "        \
+	"exist)\n"                                                             \
+	"   --replace                  remove a container of the same "        \
+	"--name first\n"                                                       \
+	"   --annotation KEY=VALUE     an annotation of the OCI config\n"      \
+	"   --label-file FILE          KEY=VALUE label lines ('#' "            \
+	"comments)\n"                                                          \
+	"   --health-start-period D    failures during D count toward no "     \
+	"retry\n"                                                              \
+	"   --no-healthcheck           no health check, not even the "         \
+	"image's\n"                                                            \
+	"   --tz ZONE|local            time zone: the zone file bound at\n"    \
+	"                              /etc/localtime (local: the host's)\n"   \
+	"   --umask MASK               the process's umask (default 0022)\n"   \
 	"   -q, --quiet                no pull progress\n"
 
 enum {
@@ -144,8 +212,39 @@ enum {
 	OPT_STOP_TIMEOUT,
 	OPT_LOG_OPT,
 	OPT_CGROUP_PARENT,
+	OPT_DNS_SEARCH,
+	OPT_DNS_OPTION,
+	OPT_NETWORK_ALIAS,
+	OPT_IP,
+	OPT_MAC_ADDRESS,
+	OPT_EXPOSE,
+	OPT_LOG_DRIVER,
 	OPT_PULL,
+	OPT_CPUSET_CPUS, /* ..OPT_BLKIO_WEIGHT: cove_cli_resource_opt() */
+	OPT_CPUSET_MEMS,
+	OPT_CPU_PERIOD,
+	OPT_CPU_QUOTA,
+	OPT_MEMORY_RESERVATION,
+	OPT_MEMORY_SWAPPINESS,
+	OPT_BLKIO_WEIGHT,
+	OPT_OOM_SCORE_ADJ,
+	OPT_OOM_KILL_DISABLE,
+	OPT_CIDFILE,
+	OPT_REPLACE,
+	OPT_ANNOTATION,
+	OPT_LABEL_FILE,
+	OPT_HEALTH_START_PERIOD,
+	OPT_NO_HEALTHCHECK,
+	OPT_TZ,
+	OPT_UMASK,
 	OPT_CGROUPNS,
+	OPT_PID,
+	OPT_IPC,
+	OPT_UTS,
+	OPT_DEVICE,
+	OPT_GROUP_ADD,
+	OPT_SYSCTL,
+	OPT_SHM_SIZE,
 };
 
 static const struct option create_opts[] = {
@@ -192,8 +291,41 @@ static const struct option create_opts[] = {
     {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
     {"log-opt", required_argument, NULL, OPT_LOG_OPT},
     {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
+    {"dns-search", required_argument, NULL, OPT_DNS_SEARCH},
+    {"dns-option", required_argument, NULL, OPT_DNS_OPTION},
+    {"dns-opt", required_argument, NULL, OPT_DNS_OPTION},
+    {"network-alias", required_argument, NULL, OPT_NETWORK_ALIAS},
+    {"net-alias", required_argument, NULL, OPT_NETWORK_ALIAS},
+    {"ip", required_argument, NULL, OPT_IP},
+    {"mac-address", required_argument, NULL, OPT_MAC_ADDRESS},
+    {"expose", required_argument, NULL, OPT_EXPOSE},
+    {"log-driver", required_argument, NULL, OPT_LOG_DRIVER},
     {"pull", required_argument, NULL, OPT_PULL},
+    {"cpuset-cpus", required_argument, NULL, OPT_CPUSET_CPUS},
+    {"cpuset-mems", required_argument, NULL, OPT_CPUSET_MEMS},
+    {"cpu-period", required_argument, NULL, OPT_CPU_PERIOD},
+    {"cpu-quota", required_argument, NULL, OPT_CPU_QUOTA},
+    {"memory-reservation", required_argument, NULL, OPT_MEMORY_RESERVATION},
+    {"memory-swappiness", required_argument, NULL, OPT_MEMORY_SWAPPINESS},
+    {"blkio-weight", required_argument, NULL, OPT_BLKIO_WEIGHT},
+    {"oom-score-adj", required_argument, NULL, OPT_OOM_SCORE_ADJ},
+    {"oom-kill-disable", no_argument, NULL, OPT_OOM_KILL_DISABLE},
+    {"cidfile", required_argument, NULL, OPT_CIDFILE},
+    {"replace", no_argument, NULL, OPT_REPLACE},
+    {"annotation", required_argument, NULL, OPT_ANNOTATION},
+    {"label-file", required_argument, NULL, OPT_LABEL_FILE},
+    {"health-start-period", required_argument, NULL, OPT_HEALTH_START_PERIOD},
+    {"no-healthcheck", no_argument, NULL, OPT_NO_HEALTHCHECK},
+    {"tz", required_argument, NULL, OPT_TZ},
+    {"umask", required_argument, NULL, OPT_UMASK},
     {"cgroupns", required_argument, NULL, OPT_CGROUPNS},
+    {"pid", required_argument, NULL, OPT_PID},
+    {"ipc", required_argument, NULL, OPT_IPC},
+    {"uts", required_argument, NULL, OPT_UTS},
+    {"device", required_argument, NULL, OPT_DEVICE},
+    {"group-add", required_argument, NULL, OPT_GROUP_ADD},
+    {"sysctl", required_argument, NULL, OPT_SYSCTL},
+    {"shm-size", required_argument, NULL, OPT_SHM_SIZE},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     COVE_CLI_REMOTE_OPTIONS,
@@ -207,11 +339,24 @@ struct create_args {
 	const char *pull;
 	bool detach;
 	bool quiet;
+	/* --cidfile (open from parse to create), --replace, health */
+	const char *cidfile;
+	int cidfd;
+	bool cid_opened, cid_written, replace, no_healthcheck;
+	bool has_start_period;
+	int64_t start_period;
 	struct cove_cli_remote ra;
 };
 
 static void create_args_release(struct create_args *a)
 {
+	if (a->cid_opened) {
+		close(a->cidfd);
+		/* nothing was created: the file goes, as podman's */
+		if (!a->cid_written)
+			(void)unlink(a->cidfile);
+		a->cid_opened = false;
+	}
 	json_decref(a->config);
 	cove_cli_remote_release(&a->ra);
 }
@@ -600,6 +745,185 @@ static int parse_ulimit(json_t *ul, const char *spec)
 	return 0;
 }
 
+/* --annotation KEY=VALUE, into Config.Annotations (as podman's inspect) */
+static int add_annotation(const char *cmd, json_t *cfg, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	json_t *ann = json_object_get(cfg, "Annotations");
+	_cleanup_free_ char *k = NULL;
+
+	if (!eq || eq == kv)
+		return cove_cli_failf("%s: invalid --annotation '%s': expected "
+				      "KEY=VALUE",
+				      cmd, kv);
+	k = strndup(kv, (size_t)(eq - kv));
+	if (!k)
+		return cove_cli_failf("out of memory");
+	if (!ann) {
+		ann = json_object();
+		json_object_set_new(cfg, "Annotations", ann);
+	}
+	json_object_set_new(ann, k, json_string(eq + 1));
+	return -1;
+}
+
+/* --label-file: KEY=VALUE lines (KEY alone: empty), '#' comments */
+static int read_label_file(const char *cmd, json_t *cfg, const char *file)
+{
+	_cleanup_fclose_ FILE *f = fopen(file, "re");
+	json_t *l = json_object_get(cfg, "Labels");
+	char line[65536];
+	int lineno = 0;
+
+	if (!f)
+		return cove_cli_failf("%s: --label-file: cannot open %s: %s",
+				      cmd, file, strerror(errno));
+	if (!l) {
+		l = json_object();
+		json_object_set_new(cfg, "Labels", l);
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s = line, *eq;
+		size_t klen;
+		lineno++;
+		s[strcspn(s, "\r\n")] = '\0';
+		s += strspn(s, " \t");
+		if (!*s || *s == '#')
+			continue;
+		eq = strchr(s, '=');
+		klen = eq ? (size_t)(eq - s) : strlen(s);
+		if (klen == 0 || strcspn(s, " \t") < klen)
+			return cove_cli_failf(
+			    "%s: --label-file: %s:%d: invalid "
+			    "line '%s': expected KEY=VALUE "
+			    "(no blanks in KEY)",
+			    cmd, file, lineno, s);
+		if (eq)
+			*eq = '\0';
+		json_object_set_new(l, s, json_string(eq ? eq + 1 : ""));
+	}
+	return -1;
+}
+
+/* The options of resources.c's kind; -1 to go on, else an exit status. */
+static int parse_resource_opt(const char *cmd, int c, struct create_args *a)
+{
+	static const char *const names[] = {
+	    "cpuset-cpus",  "cpuset-mems",	  "cpu-period",
+	    "cpu-quota",    "memory-reservation", "memory-swappiness",
+	    "blkio-weight",
+	};
+	json_t *cfg = a->config, *host = a->host;
+	struct cove_error err = {0};
+	_cleanup_free_ char *tzfile = NULL;
+
+	if (c >= OPT_CPUSET_CPUS && c <= OPT_BLKIO_WEIGHT)
+		return cove_cli_resource_opt(cmd, names[c - OPT_CPUSET_CPUS],
+					     optarg, host);
+	switch (c) {
+	case OPT_OOM_SCORE_ADJ: {
+		int v;
+		if (cove_parse_int(optarg, &v) < 0 || v < -1000 || v > 1000)
+			return cove_cli_failf(
+			    "%s: invalid --oom-score-adj '%s': "
+			    "must be between -1000 and 1000",
+			    cmd, optarg);
+		json_object_set_new(host, "OomScoreAdj", json_integer(v));
+		return -1;
+	}
+	case OPT_OOM_KILL_DISABLE:
+		if (!cove_engine_oom_kill_disable_supported()) {
+			cove_cli_warn("--oom-kill-disable is ignored: the "
+				      "memory controller is cgroup v2, which "
+				      "cannot disable the OOM killer");
+			return -1;
+		}
+		json_object_set_new(host, "OomKillDisable", json_true());
+		return -1;
+	case OPT_CIDFILE:
+		a->cidfile = optarg;
+		json_object_set_new(host, "ContainerIDFile",
+				    json_string(optarg));
+		return -1;
+	case OPT_REPLACE:
+		a->replace = true;
+		return -1;
+	case OPT_ANNOTATION:
+		return add_annotation(cmd, cfg, optarg);
+	case OPT_LABEL_FILE:
+		return read_label_file(cmd, cfg, optarg);
+	case OPT_HEALTH_START_PERIOD:
+		if (cove_cli_parse_duration(optarg, &a->start_period) < 0)
+			return cove_cli_failf("%s: invalid "
+					      "--health-start-period '%s'",
+					      cmd, optarg);
+		a->has_start_period = true;
+		return -1;
+	case OPT_NO_HEALTHCHECK:
+		a->no_healthcheck = true;
+		return -1;
+	case OPT_TZ:
+		if (cove_engine_timezone_file(optarg, &tzfile, &err) < 0)
+			return cove_cli_failf("%s: %s", cmd, err.msg);
+		json_object_set_new(cfg, "Timezone", json_string(optarg));
+		return -1;
+	case OPT_UMASK: {
+		char *end, buf[8];
+		long v = strtol(optarg, &end, 8);
+		if (!*optarg || *end || v < 0 || v > 0777)
+			return cove_cli_failf("%s: invalid --umask '%s': "
+					      "expected an octal mask such as "
+					      "0022",
+					      cmd, optarg);
+		snprintf(buf, sizeof(buf), "%04lo", (unsigned long)v);
+		json_object_set_new(cfg, "Umask", json_string(buf));
+		return -1;
+	}
+	}
+	return cove_cli_failf("%s: unknown option", cmd);
+}
+
+/* Combinations of those options, once all are parsed. */
+static int check_resource_opts(const char *cmd, struct create_args *a)
+{
+	json_t *hc = json_object_get(a->config, "Healthcheck");
+	int64_t mem = json_integer_value(json_object_get(a->host, "Memory"));
+	int64_t resv =
+	    json_integer_value(json_object_get(a->host, "MemoryReservation"));
+	int r = cove_cli_cpu_opts_check(cmd, a->host);
+
+	if (r >= 0)
+		return r;
+	if (mem > 0 && resv > mem)
+		return cove_cli_failf("%s: --memory-reservation must not be "
+				      "above --memory",
+				      cmd);
+	if (a->replace && !a->name)
+		return cove_cli_failf("%s: --replace needs --name", cmd);
+	if (a->no_healthcheck) {
+		json_t *t = json_array();
+		if (json_object_get(hc, "Test") || a->has_start_period) {
+			json_decref(t);
+			return cove_cli_failf("%s: --no-healthcheck cannot be "
+					      "combined with --health-* "
+					      "options",
+					      cmd);
+		}
+		json_array_append_new(t, json_string("NONE"));
+		hc = json_object();
+		json_object_set_new(hc, "Test", t);
+		json_object_set_new(a->config, "Healthcheck", hc);
+	} else if (a->has_start_period) {
+		if (!json_object_get(hc, "Test"))
+			return cove_cli_failf("%s: --health-* options need "
+					      "--health-cmd",
+					      cmd);
+		json_object_set_new(hc, "StartPeriod",
+				    json_integer(a->start_period));
+	}
+	return -1;
+}
+
 /* Parse create/run options; returns -1 to go on, else an exit status. */
 static int parse_create(const char *cmd, int argc, char **argv,
 			struct create_args *a)
@@ -979,6 +1303,24 @@ static int parse_create(const char *cmd, int argc, char **argv,
 			json_object_set_new(host, "CgroupParent",
 					    json_string(optarg));
 			break;
+		case OPT_DNS_SEARCH:
+		case OPT_DNS_OPTION:
+		case OPT_NETWORK_ALIAS:
+		case OPT_IP:
+		case OPT_MAC_ADDRESS:
+		case OPT_EXPOSE:
+		case OPT_LOG_DRIVER: {
+			static const enum cove_netopt kinds[] = {
+			    COVE_NETOPT_DNS_SEARCH, COVE_NETOPT_DNS_OPTION,
+			    COVE_NETOPT_ALIAS,	    COVE_NETOPT_IP,
+			    COVE_NETOPT_MAC,	    COVE_NETOPT_EXPOSE,
+			    COVE_NETOPT_LOG_DRIVER};
+			struct cove_error nerr = {0};
+			if (cove_netopt_add(cfg, kinds[c - OPT_DNS_SEARCH],
+					    optarg, &nerr) < 0)
+				return cove_cli_failf("%s: %s", cmd, nerr.msg);
+			break;
+		}
 		case OPT_CGROUPNS:
 			if (strcmp(optarg, "host") && strcmp(optarg, "private"))
 				return cove_cli_failf(
@@ -988,6 +1330,77 @@ static int parse_create(const char *cmd, int argc, char **argv,
 			json_object_set_new(host, "CgroupnsMode",
 					    json_string(optarg));
 			break;
+		case OPT_PID:
+		case OPT_IPC:
+		case OPT_UTS: {
+			static const char *const ns_opt[] = {"pid", "ipc",
+							     "uts"};
+			static const char *const ns_field[] = {
+			    "PidMode", "IpcMode", "UTSMode"};
+			struct cove_error nerr = {0};
+			struct cove_nsmode nm;
+			int k = c - OPT_PID;
+			if (cove_nsmode_parse(ns_opt[k], optarg, &nm, &nerr) <
+			    0)
+				return cove_cli_failf("%s: %s", cmd, nerr.msg);
+			json_object_set_new(host, ns_field[k],
+					    json_string(optarg));
+			break;
+		}
+		case OPT_DEVICE: {
+			struct cove_device_opt d = {0};
+			struct cove_device_node node;
+			struct cove_error derr = {0};
+			json_t *o;
+			if (cove_device_opt_parse(optarg, &d, &derr) < 0 ||
+			    cove_device_opt_stat(d.host, optarg, &node, &derr) <
+				0) {
+				cove_device_opt_release(&d);
+				return cove_cli_failf("%s: %s", cmd, derr.msg);
+			}
+			o = json_object();
+			json_object_set_new(o, "PathOnHost",
+					    json_string(d.host));
+			json_object_set_new(o, "PathInContainer",
+					    json_string(d.ctr));
+			json_object_set_new(o, "CgroupPermissions",
+					    json_string(d.perms));
+			json_array_append_new(arr(host, "Devices"), o);
+			cove_device_opt_release(&d);
+			break;
+		}
+		case OPT_GROUP_ADD: {
+			struct cove_error gerr = {0};
+			if (cove_group_add_check(optarg, &gerr) < 0)
+				return cove_cli_failf("%s: %s", cmd, gerr.msg);
+			json_array_append_new(arr(host, "GroupAdd"),
+					      json_string(optarg));
+			break;
+		}
+		case OPT_SYSCTL: {
+			json_t *sc = json_object_get(host, "Sysctls");
+			struct cove_error serr = {0};
+			_cleanup_free_ char *k = NULL;
+			const char *v;
+			if (cove_sysctl_parse(optarg, &k, &v, &serr) < 0)
+				return cove_cli_failf("%s: %s", cmd, serr.msg);
+			if (!sc) {
+				sc = json_object();
+				json_object_set_new(host, "Sysctls", sc);
+			}
+			json_object_set_new(sc, k, json_string(v));
+			break;
+		}
+		case OPT_SHM_SIZE: {
+			int64_t v;
+			if (cove_cli_parse_size(optarg, &v) < 0 || v <= 0)
+				return cove_cli_failf(
+				    "%s: invalid --shm-size '%s': expected a "
+				    "size > 0 (b, k, m, g)",
+				    cmd, optarg);
+			json_object_set_new(host, "ShmSize", json_integer(v));
+			break;
+		}
 		case OPT_PULL:
 			if (strcmp(optarg, "missing") &&
 			    strcmp(optarg, "always") && strcmp(optarg, "never"))
@@ -997,6 +1410,27 @@ static int parse_create(const char *cmd, int argc, char **argv,
 				    cmd, optarg);
 			a->pull = optarg;
 			break;
+		case OPT_CPUSET_CPUS:
+		case OPT_CPUSET_MEMS:
+		case OPT_CPU_PERIOD:
+		case OPT_CPU_QUOTA:
+		case OPT_MEMORY_RESERVATION:
+		case OPT_MEMORY_SWAPPINESS:
+		case OPT_BLKIO_WEIGHT:
+		case OPT_OOM_SCORE_ADJ:
+		case OPT_OOM_KILL_DISABLE:
+		case OPT_CIDFILE:
+		case OPT_REPLACE:
+		case OPT_ANNOTATION:
+		case OPT_LABEL_FILE:
+		case OPT_HEALTH_START_PERIOD:
+		case OPT_NO_HEALTHCHECK:
+		case OPT_TZ:
+		case OPT_UMASK:
+			r = parse_resource_opt(cmd, c, a);
+			if (r >= 0)
+				return r;
+			break;
 		default:
 			return cove_cli_unknown_option(cmd, argv);
 		}
@@ -1005,6 +1439,16 @@ static int parse_create(const char *cmd, int argc, char **argv,
 		return cove_cli_failf("%s: --health-* options need "
 				      "--health-cmd",
 				      cmd);
+	{
+		/* the network and log options' combinations (netopts.h) */
+		struct cove_error nerr = {0};
+		if (cove_netopts_check(cfg, a->detach, &nerr) < 0)
+			return cove_cli_failf("%s: %s", cmd, nerr.msg);
+	}
+	/* --cpus with a period or quota, --no-healthcheck, --replace ... */
+	r = check_resource_opts(cmd, a);
+	if (r >= 0)
+		return r;
 	if (optind >= argc)
 		return cove_cli_failf("%s: an image is required (see 'cove %s "
 				      "--help')",
@@ -1095,6 +1539,28 @@ static const char run_help[] =
     "\n"
     "OPTIONS:\n" CREATE_OPTIONS_HELP COVE_CLI_REMOTE_HELP;
 
+/* --replace: remove the container named @name, if there is one. */
+static int replace_existing(struct cove_engine *e, const char *name,
+			    struct cove_error *err)
+{
+	struct cove_ctr old = {0};
+	int r = cove_engine_lookup(e, name, &old, err);
+
+	if (r == -ENOENT) {
+		cove_error_clear(err);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	/* the lookup also takes id prefixes: only that very name counts */
+	if (strcmp(old.name, name))
+		r = 0;
+	else
+		r = cove_engine_remove(e, &old, true, false, err);
+	cove_ctr_release(&old);
+	return r;
+}
+
 static int create_or_run(struct cove_ctx *ctx, int argc, char **argv, bool run)
 {
 	const char *cmd = run ? "run" : "create";
@@ -1112,11 +1578,42 @@ static int create_or_run(struct cove_ctx *ctx, int argc, char **argv, bool run)
 	}
 	if (r >= 0)
 		goto out;
+	/* --cidfile: taken now, so that two creates never share one */
+	if (a.cidfile) {
+		a.cidfd = open(a.cidfile,
+			       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (a.cidfd < 0) {
+			r = errno == EEXIST
+				? cove_cli_failf(
+				      "%s: the container id file %s "
+				      "exists: remove it, or another "
+				      "container may be using it",
+				      cmd, a.cidfile)
+				: cove_cli_failf("%s: cannot create --cidfile "
+						 "%s: %s",
+						 cmd, a.cidfile,
+						 strerror(errno));
+			goto out;
+		}
+		a.cid_opened = true;
+	}
 	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		goto out;
 	/* a --userns this user cannot have: said before any pull */
 	if (cove_engine_userns_check(e, a.host, &err) < 0) {
+		r = cove_cli_fail(&err);
+		goto out;
+	}
+	/* --network container:NAME resolved, a static --ip checked */
+	if (cove_engine_net_resolve(e, a.config, &err) < 0) {
+		r = cove_cli_fail(&err);
+		goto out;
+	}
+	/* --pid/--ipc/--uts, --sysctl, --device together; container:NAME
+	 * recorded as container:ID */
+	if (cove_engine_ctrns_check(a.config, &err) < 0 ||
+	    cove_engine_ctrns_resolve(e, a.config, &err) < 0) {
 		r = cove_cli_fail(&err);
 		goto out;
 	}
@@ -1128,11 +1625,22 @@ static int create_or_run(struct cove_ctx *ctx, int argc, char **argv, bool run)
 	}
 	cove_cli_debug("image %s ready",
 		       json_string_value(json_object_get(a.config, "Image")));
+	/* --replace: the container of that name goes first (forced) */
+	if (a.replace && replace_existing(e, a.name, &err) < 0) {
+		r = cove_cli_fail(&err);
+		goto out;
+	}
 	if (cove_engine_create(e, a.config, a.name, id, &err) < 0) {
 		r = cove_cli_fail(&err);
 		goto out;
 	}
 	cove_cli_debug("created %s", id);
+	if (a.cid_opened) {
+		a.cid_written = true;
+		if (write(a.cidfd, id, strlen(id)) != (ssize_t)strlen(id))
+			cove_cli_warn("cannot write --cidfile %s: %s",
+				      a.cidfile, strerror(errno));
+	}
 	if (!run) {
 		printf("%s\n", id);
 		r = 0;

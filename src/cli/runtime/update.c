@@ -96,16 +96,6 @@ static int parse_size(const char *s, int64_t *ret)
 	return 0;
 }
 
-static json_t *section(json_t *res, const char *name)
-{
-	json_t *o = json_object_get(res, name);
-	if (!json_is_object(o)) {
-		o = json_object();
-		json_object_set_new(res, name, o);
-	}
-	return o;
-}
-
 int cmd_update(struct cove_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -176,13 +166,13 @@ int cmd_update(struct cove_cli *cli, int argc, char **argv)
 		bool size = flags[i].opt <= OPT_KMEM_TCP;
 
 		if (flags[i].opt == OPT_CPUSET_CPUS) {
-			json_object_set_new(section(res, "cpu"), "cpus",
-					    json_string(a));
+			json_object_set_new(cove_json_object_member(res, "cpu"),
+					    "cpus", json_string(a));
 			continue;
 		}
 		if (flags[i].opt == OPT_CPUSET_MEMS) {
-			json_object_set_new(section(res, "cpu"), "mems",
-					    json_string(a));
+			json_object_set_new(cove_json_object_member(res, "cpu"),
+					    "mems", json_string(a));
 			continue;
 		}
 		if ((size ? parse_size(a, &v) : cove_parse_int64(a, &v)) < 0)
@@ -190,52 +180,59 @@ int cmd_update(struct cove_cli *cli, int argc, char **argv)
 					 opts[0].name ? argv[0] : "");
 		switch (flags[i].opt) {
 		case OPT_MEMORY:
-			json_object_set_new(section(res, "memory"), "limit",
-					    json_integer(v));
+			json_object_set_new(
+			    cove_json_object_member(res, "memory"), "limit",
+			    json_integer(v));
 			break;
 		case OPT_MEMORY_RES:
-			json_object_set_new(section(res, "memory"),
-					    "reservation", json_integer(v));
+			json_object_set_new(
+			    cove_json_object_member(res, "memory"),
+			    "reservation", json_integer(v));
 			break;
 		case OPT_MEMORY_SWAP:
-			json_object_set_new(section(res, "memory"), "swap",
-					    json_integer(v));
+			json_object_set_new(
+			    cove_json_object_member(res, "memory"), "swap",
+			    json_integer(v));
 			break;
 		case OPT_KMEM:
-			json_object_set_new(section(res, "memory"), "kernel",
-					    json_integer(v));
+			json_object_set_new(
+			    cove_json_object_member(res, "memory"), "kernel",
+			    json_integer(v));
 			break;
 		case OPT_KMEM_TCP:
-			json_object_set_new(section(res, "memory"), "kernelTCP",
-					    json_integer(v));
+			json_object_set_new(
+			    cove_json_object_member(res, "memory"), "kernelTCP",
+			    json_integer(v));
 			break;
 		case OPT_CPU_SHARES:
-			json_object_set_new(section(res, "cpu"), "shares",
-					    json_integer(v));
+			json_object_set_new(cove_json_object_member(res, "cpu"),
+					    "shares", json_integer(v));
 			break;
 		case OPT_CPU_QUOTA:
-			json_object_set_new(section(res, "cpu"), "quota",
-					    json_integer(v));
+			json_object_set_new(cove_json_object_member(res, "cpu"),
+					    "quota", json_integer(v));
 			break;
 		case OPT_CPU_PERIOD:
-			json_object_set_new(section(res, "cpu"), "period",
-					    json_integer(v));
+			json_object_set_new(cove_json_object_member(res, "cpu"),
+					    "period", json_integer(v));
 			break;
 		case OPT_CPU_RT_PERIOD:
-			json_object_set_new(section(res, "cpu"),
+			json_object_set_new(cove_json_object_member(res, "cpu"),
 					    "realtimePeriod", json_integer(v));
 			break;
 		case OPT_CPU_RT_RUNTIME:
-			json_object_set_new(section(res, "cpu"),
+			json_object_set_new(cove_json_object_member(res, "cpu"),
 					    "realtimeRuntime", json_integer(v));
 			break;
 		case OPT_PIDS:
-			json_object_set_new(section(res, "pids"), "limit",
-					    json_integer(v));
+			json_object_set_new(
+			    cove_json_object_member(res, "pids"), "limit",
+			    json_integer(v));
 			break;
 		case OPT_BLKIO:
-			json_object_set_new(section(res, "blockIO"), "weight",
-					    json_integer(v));
+			json_object_set_new(
+			    cove_json_object_member(res, "blockIO"), "weight",
+			    json_integer(v));
 			break;
 		}
 	}
