@@ -367,6 +367,47 @@ int cove_ctr_update(sqlite3 *db, const struct cove_ctr *c, unsigned fields,
 	return 0;
 }
 
+int cove_ctr_config_set(sqlite3 *db, const char *id, const char *key,
+			const json_t *value, struct cove_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	_cleanup_free_ char *txt = NULL;
+	char path[64];
+	int rc;
+
+	/* a plain name: nothing the JSON path syntax would read otherwise */
+	if (!*key || strlen(key) >= sizeof(path) - 2 ||
+	    strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			"0123456789") != strlen(key))
+		return cove_error_set(err, EINVAL, "invalid config key '%s'",
+				      key);
+	snprintf(path, sizeof(path), "$.%s", key);
+	if (value) {
+		txt = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!txt)
+			return -ENOMEM;
+	}
+	rc = sqlite3_prepare_v2(
+	    db,
+	    value ? "UPDATE containers SET config = json_set(config, ?1, "
+		    "json(?2)) WHERE id = ?3"
+		  : "UPDATE containers SET config = json_remove(config, ?1) "
+		    "WHERE id = ?3",
+	    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(db, rc, err, "update");
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	if (txt)
+		sqlite3_bind_text(st, 2, txt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err, "update");
+	if (sqlite3_changes(db) == 0)
+		return cove_error_set(err, ENOENT, "no such container: %s", id);
+	return 0;
+}
+
 int cove_ctr_delete(sqlite3 *db, const char *id, struct cove_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;

@@ -82,6 +82,18 @@ enum cove_ctr_field {
 int cove_ctr_update(sqlite3 *db, const struct cove_ctr *c, unsigned fields,
 		    struct cove_error *err);
 
+/*
+ * Set the top-level member @key (a plain name) of container @id's stored
+ * config to @value, or remove it when @value is NULL, in one statement
+ * (SQLite's json_set/json_remove): the rest of the config stays as the row
+ * has it, so writers of different members (the monitor's health checks,
+ * `cove update`, the network setup) never undo each other's changes, as
+ * rewriting the whole config from a copy read earlier would.
+ * -ENOENT when the row is gone.
+ */
+int cove_ctr_config_set(sqlite3 *db, const char *id, const char *key,
+			const json_t *value, struct cove_error *err);
+
 int cove_ctr_delete(sqlite3 *db, const char *id, struct cove_error *err);
 
 /*

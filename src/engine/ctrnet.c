@@ -461,7 +461,8 @@ int cove_engine_net_setup(struct cove_engine *e, struct cove_ctr *c,
 	json_object_set_new(c->config, "NetworkSettings", settings);
 	r = cove_engine_db(e, &db, err);
 	if (r >= 0)
-		r = cove_ctr_update(db, c, COVE_CTR_CONFIG, err);
+		r = cove_ctr_config_set(db, c->id, "NetworkSettings", settings,
+					err);
 	if (r < 0)
 		goto fail;
 	{
@@ -541,7 +542,8 @@ void cove_engine_net_teardown(struct cove_engine *e, struct cove_ctr *c)
 	if (json_object_get(c->config, "NetworkSettings")) {
 		json_object_del(c->config, "NetworkSettings");
 		if (cove_engine_db(e, &db, &err) >= 0)
-			(void)cove_ctr_update(db, c, COVE_CTR_CONFIG, &err);
+			(void)cove_ctr_config_set(db, c->id, "NetworkSettings",
+						  NULL, &err);
 		refresh_hosts(e, name, c->id);
 	}
 }

@@ -178,7 +178,7 @@ int cove_engine_healthcheck(struct cove_engine *e, struct cove_ctr *c,
 		json_array_remove(log, 0);
 	r = cove_engine_db(e, &db, err);
 	if (r >= 0)
-		r = cove_ctr_update(db, c, COVE_CTR_CONFIG, err);
+		r = cove_ctr_config_set(db, c->id, "Health", health, err);
 	if (r < 0)
 		return r;
 	if (ret_healthy)

@@ -675,7 +675,8 @@ static int record(struct cove_engine *e, struct cove_ctr *c, const char *ns,
 	json_object_set_new(c->config, "NetworkSettings", settings);
 	r = cove_engine_db(e, &db, err);
 	if (r >= 0)
-		r = cove_ctr_update(db, c, COVE_CTR_CONFIG, err);
+		r = cove_ctr_config_set(db, c->id, "NetworkSettings", settings,
+					err);
 	if (r < 0)
 		return r;
 	/* every slirp container is 10.0.2.100 in its own namespace: no
@@ -895,7 +896,8 @@ void cove_engine_slirp_teardown(struct cove_engine *e, struct cove_ctr *c,
 	if (json_object_get(c->config, "NetworkSettings")) {
 		json_object_del(c->config, "NetworkSettings");
 		if (cove_engine_db(e, &db, &err) >= 0)
-			(void)cove_ctr_update(db, c, COVE_CTR_CONFIG, &err);
+			(void)cove_ctr_config_set(db, c->id, "NetworkSettings",
+						  NULL, &err);
 	}
 	paths_release(&p);
 }

@@ -138,5 +138,5 @@ int cove_engine_update(struct cove_engine *e, struct cove_ctr *c,
 	r = cove_engine_db(e, &db, err);
 	if (r < 0)
 		return r;
-	return cove_ctr_update(db, c, COVE_CTR_CONFIG, err);
+	return cove_ctr_config_set(db, c->id, "HostConfig", host, err);
 }
