@@ -986,3 +986,15 @@ def test_stop_is_not_held_up_by_a_detached_exec(engine):
     took = time.monotonic() - t0
     assert engine.status("exd") == "exited"
     assert took < 0.8, f"stop took {took:.2f} s"
+
+
+def test_container_exists_and_group_aliases(engine):
+    """`cove container exists` exits 0/1/125 as podman's; the container
+    group also has update."""
+    assert engine.run("container", "exists", "nosuch", check=False).returncode == 1
+    engine.create_ctr("--name", "ex", IMAGE, "true")
+    p = engine.run("container", "exists", "ex", check=False)
+    assert p.returncode == 0 and p.stdout == ""
+    assert engine.run("container", "exists", check=False).returncode == 125
+    engine.run("container", "update", "--pids-limit", "99", "ex")
+    assert engine.inspect("ex")["HostConfig"]["PidsLimit"] == 99

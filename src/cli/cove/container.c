@@ -1121,6 +1121,43 @@ int cmd_rename(struct cove_ctx *ctx, int argc, char **argv)
 	return r;
 }
 
+static const char exists_help[] =
+    "NAME:\n"
+    "   cove container exists - tell whether a container exists\n"
+    "\n"
+    "SYNOPSIS:\n"
+    "   cove container exists CONTAINER\n"
+    "\n"
+    "DESCRIPTION:\n"
+    "   Prints nothing.  Exits 0 when CONTAINER (a name, an id or a unique\n"
+    "   id prefix) exists, 1 when it does not, 125 on any other error:\n"
+    "   for scripts, as podman's.\n";
+
+static int cmd_container_exists(struct cove_ctx *ctx, int argc, char **argv)
+{
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	struct cove_error err = {0};
+	struct cove_ctr c = {0};
+	int r = no_options("container exists", exists_help, argc, argv, NULL,
+			   NULL, NULL, NULL);
+
+	if (r >= 0)
+		return r;
+	if (argc - optind != 1)
+		return cove_cli_failf("container exists: one container is "
+				      "required");
+	r = cove_cli_engine_open(ctx, &e);
+	if (r)
+		return r;
+	r = cove_engine_lookup(e, argv[optind], &c, &err);
+	if (r == -ENOENT)
+		return 1;
+	if (r < 0)
+		return cove_cli_fail(&err);
+	cove_ctr_release(&c);
+	return 0;
+}
+
 static const char port_help[] =
     "NAME:\n"
     "   cove port - list a container's published ports\n"
@@ -1249,6 +1286,7 @@ static const struct cove_command container_commands[] = {
     {"cp", cmd_cp, "copy files between a container and the host"},
     {"create", cmd_create, "create a container"},
     {"exec", cmd_exec, "run a process in a running container"},
+    {"exists", cmd_container_exists, "tell whether a container exists"},
     {"inspect", cmd_container_inspect, "show the details of containers"},
     {"kill", cmd_kill, "send a signal to containers"},
     {"list", cmd_ps, "list containers"},
@@ -1266,6 +1304,7 @@ static const struct cove_command container_commands[] = {
     {"stop", cmd_stop, "stop containers"},
     {"top", cmd_top, "show the processes of a container"},
     {"unpause", cmd_unpause, "unpause containers"},
+    {"update", cmd_update, "change the resource limits of containers"},
     {"wait", cmd_wait, "wait for containers to exit"},
 };
 
