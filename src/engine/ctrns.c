@@ -831,6 +831,45 @@ int cove_engine_ctrns_prepare_start(struct cove_engine *e,
 	return cove_engine_spec_save(file, spec, err);
 }
 
+/* Whether options @host join a namespace of @c (--pid container:X...). */
+static bool joins_ns_of(const json_t *host, const struct cove_ctr *c)
+{
+	/* --pid/--ipc/--uts container:X, and --network container:X */
+	for (int k = 0; k <= NS_N; k++) {
+		const char *v =
+		    str(host, k < NS_N ? ns_opts[k].field : "NetworkMode");
+		if (v && cove_str_has_prefix(v, "container:") &&
+		    (!strcmp(v + 10, c->id) || !strcmp(v + 10, c->name)))
+			return true;
+	}
+	return false;
+}
+
+int cove_engine_dependents(struct cove_engine *e, const struct cove_ctr *c,
+			   char ***ret, struct cove_error *err)
+{
+	_cleanup_strv_ char **ids = NULL;
+	struct cove_ctr *cs = NULL;
+	size_t n = 0;
+	sqlite3 *db;
+	int r = cove_engine_db(e, &db, err);
+
+	if (r < 0)
+		return r;
+	r = cove_ctr_list(db, &cs, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++)
+		if (strcmp(cs[i].id, c->id) &&
+		    joins_ns_of(json_object_get(cs[i].config, "HostConfig"), c))
+			r = cove_strv_push(&ids, cs[i].id);
+	cove_ctrs_free(cs, n);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(ids);
+	return 0;
+}
+
 int cove_engine_ctrns_check_dependents(struct cove_engine *e,
 				       const struct cove_ctr *c,
 				       struct cove_error *err)
@@ -847,22 +886,9 @@ int cove_engine_ctrns_check_dependents(struct cove_engine *e,
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
-		const json_t *host =
-		    json_object_get(cs[i].config, "HostConfig");
-		bool dep = false;
-
-		if (!strcmp(cs[i].id, c->id))
-			continue;
-		/* --pid/--ipc/--uts container:X, and --network container:X */
-		for (int k = 0; k <= NS_N; k++) {
-			const char *v = str(host, k < NS_N ? ns_opts[k].field
-							   : "NetworkMode");
-			if (v && cove_str_has_prefix(v, "container:") &&
-			    (!strcmp(v + 10, c->id) ||
-			     !strcmp(v + 10, c->name)))
-				dep = true;
-		}
-		if (dep) {
+		if (strcmp(cs[i].id, c->id) &&
+		    joins_ns_of(json_object_get(cs[i].config, "HostConfig"),
+				c)) {
 			char *more =
 			    cove_strdup_printf("%s%s%s", names ? names : "",
 					       names ? ", " : "", cs[i].name);

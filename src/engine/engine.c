@@ -16,6 +16,7 @@
 
 #include "engine/db.h"
 #include "engine/engine-internal.h"
+#include "engine/events.h"
 #include "engine/netopts.h"
 #include "engine/rootless.h"
 #include "engine/runspec.h"
@@ -633,6 +634,7 @@ int cove_engine_create(struct cove_engine *e, json_t *config, const char *name,
 	 * each start.
 	 */
 	mounted = false;
+	cove_events_ctr(&c, "create", NULL, NULL);
 	memcpy(ret_id, c.id, sizeof(c.id));
 	r = 0;
 out:

@@ -140,6 +140,15 @@ int cove_engine_remove(struct cove_engine *e, struct cove_ctr *c, bool force,
 		       bool volumes, struct cove_error *err);
 
 /*
+ * The ids of the containers that depend on @c, i.e. join one of its
+ * namespaces (HostConfig PidMode, IpcMode, UTSMode or NetworkMode
+ * "container:<@c's id or name>"): they must be removed before it.  *ret is
+ * a strv (NULL when none), caller frees (ctrns.c).
+ */
+int cove_engine_dependents(struct cove_engine *e, const struct cove_ctr *c,
+			   char ***ret, struct cove_error *err);
+
+/*
  * Bring @c's state up to date: a "running" container whose process is gone
  * (its monitor was killed too) is cleaned up and recorded as exited.
  */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine/engine-internal.h"
+#include "engine/events.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strutil.h"
@@ -181,6 +182,8 @@ int cove_engine_healthcheck(struct cove_engine *e, struct cove_ctr *c,
 		r = cove_ctr_config_set(db, c->id, "Health", health, err);
 	if (r < 0)
 		return r;
+	cove_events_ctr_health(
+	    c, json_string_value(json_object_get(health, "Status")));
 	if (ret_healthy)
 		*ret_healthy = code == 0;
 	return 0;

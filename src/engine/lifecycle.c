@@ -17,6 +17,7 @@
 
 #include "engine/ctrns.h"
 #include "engine/engine-internal.h"
+#include "engine/events.h"
 #include "engine/volumes.h"
 #include "runtime/cgroup.h"
 #include "runtime/container.h"
@@ -270,6 +271,8 @@ int cove_engine_start_error_code(const struct cove_error *err)
 int cove_engine_kill(struct cove_engine *e, struct cove_ctr *c, int sig,
 		     struct cove_error *err)
 {
+	int r;
+
 	/* a signal to frozen processes waits for the thaw: docker refuses */
 	if (!strcmp(c->state, "paused"))
 		return cove_error_set(err, EBUSY,
@@ -279,7 +282,10 @@ int cove_engine_kill(struct cove_engine *e, struct cove_ctr *c, int sig,
 	if (!is_running_state(c->state))
 		return cove_error_set(err, EINVAL,
 				      "container %s is not running", c->name);
-	return cove_container_kill(e->runtime_root, c->id, sig, false, err);
+	r = cove_container_kill(e->runtime_root, c->id, sig, false, err);
+	if (r >= 0)
+		cove_events_ctr_kill(c, sig);
+	return r;
 }
 
 /* Until the monitor has recorded the exit (or is gone). */
@@ -345,6 +351,7 @@ int cove_engine_stop(struct cove_engine *e, struct cove_ctr *c, int timeout,
 		0 &&
 	    wait_gone(c->pid, c->pid_start, timeout * 1000)) {
 		wait_recorded(e, c);
+		cove_events_ctr(c, "stop", NULL, NULL);
 		return 0;
 	}
 	/* the timeout passed: SIGKILL, to every process of the container */
@@ -354,6 +361,7 @@ int cove_engine_stop(struct cove_engine *e, struct cove_ctr *c, int timeout,
 					  false, NULL);
 	wait_gone(c->pid, c->pid_start, 10000);
 	wait_recorded(e, c);
+	cove_events_ctr(c, "stop", NULL, NULL);
 	return 0;
 }
 
@@ -434,6 +442,7 @@ int cove_engine_remove(struct cove_engine *e, struct cove_ctr *c, bool force,
 	r = cove_ctr_delete(db, c->id, err);
 	if (r < 0)
 		return r;
+	cove_events_ctr(c, "remove", NULL, NULL);
 	if (!volumes)
 		return 0;
 	/* anonymous volumes die with their container (rm -v, --rm) */

@@ -31,6 +31,7 @@
 
 #include "engine/attach.h"
 #include "engine/engine-internal.h"
+#include "engine/events.h"
 #include "engine/logfile.h"
 #include "engine/netopts.h"
 #include "runtime/cgroup.h"
@@ -317,6 +318,7 @@ static int start_once(struct monitor *m, struct run *run,
 	r = create(m, run, err);
 	if (r < 0)
 		goto fail;
+	cove_events_ctr(m->c, "init", NULL, NULL);
 	m->c->pid = run->pid;
 	m->c->pid_start = cove_proc_start_time(run->pid);
 	m->c->monitor_pid = getpid();
@@ -333,6 +335,9 @@ static int start_once(struct monitor *m, struct run *run,
 		run_close(run);
 		goto fail;
 	}
+	cove_events_ctr(m->c, "start", NULL, NULL);
+	if (m->attached)
+		cove_events_ctr(m->c, "attach", NULL, NULL);
 	notify(m, 0, NULL);
 	return 0;
 fail:
@@ -462,11 +467,13 @@ static int finish_once(struct monitor *m, int status)
 {
 	int code = cove_exit_code(status);
 
+	cove_events_ctr_died(m->c, code);
 	/* each start makes the container's cgroup anew: any kill is this run's
 	 */
 	m->c->oom_killed = oom_count(m) > 0;
 	cove_engine_release_runtime(m->e, m->c);
 	cove_engine_net_teardown(m->e, m->c);
+	cove_events_ctr(m->c, "cleanup", NULL, NULL);
 	m->c->exit_code = code;
 	m->c->finished_at = cove_now_ns();
 	m->c->pid = 0;

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/events.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -1159,6 +1160,7 @@ int cove_network_create(const char *dir, const char *system_dir,
 	r = write_conflist(dir, name, conf, err);
 	if (r < 0)
 		goto out;
+	cove_events_object("network", "create", NULL, name);
 	if (ret) {
 		path = cove_strdup_printf("%s/%s.conflist", dir, name);
 		if (!path) {
@@ -1202,6 +1204,7 @@ int cove_network_remove(const char *dir, const char *system_dir,
 	if (lock < 0)
 		return lock;
 	if (unlink(path) == 0) {
+		cove_events_object("network", "remove", NULL, name);
 		r = cove_rm_rf(leases);
 		if (r < 0)
 			return cove_error_setx(err, r,

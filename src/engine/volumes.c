@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/events.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strutil.h"
@@ -711,6 +712,7 @@ int cove_volume_create(sqlite3 *db, const char *volumes_dir,
 			(void)remove_volume_dir(dfd, volumes_dir, name, NULL);
 		return r;
 	}
+	cove_events_object("volume", "create", NULL, name);
 	if (ret) {
 		r = lookup(db, name, ret, err);
 		if (r < 0)
@@ -782,6 +784,7 @@ static int remove_locked(sqlite3 *db, int dfd, const char *dir,
 	r = tx_commit(&tx, err);
 	if (r < 0)
 		return r;
+	cove_events_object("volume", "remove", NULL, name);
 	r = remove_volume_dir(dfd, dir, name, err);
 	if (r < 0)
 		return cove_error_wrap(err,
@@ -888,6 +891,8 @@ int cove_volume_prune(sqlite3 *db, const char *volumes_dir,
 		}
 		if (r < 0)
 			goto out;
+		if (r > 0)
+			cove_events_object("volume", "prune", NULL, vs[i].name);
 		if (r > 0 && cove_strv_push(&removed, vs[i].name) < 0) {
 			r = cove_error_set(err, ENOMEM, "out of memory");
 			goto out;

@@ -40,6 +40,11 @@ long archive_entry_atime_nsec(struct archive_entry *a0)
 	return LAZY(archive_entry_atime_nsec)(a0);
 }
 
+struct archive_entry *archive_entry_clear(struct archive_entry *a0)
+{
+	return LAZY(archive_entry_clear)(a0);
+}
+
 mode_t archive_entry_filetype(struct archive_entry *a0)
 {
 	return LAZY(archive_entry_filetype)(a0);
@@ -115,6 +120,11 @@ void archive_entry_set_gid(struct archive_entry *a0, la_int64_t a1)
 	LAZY(archive_entry_set_gid)(a0, a1);
 }
 
+void archive_entry_set_hardlink(struct archive_entry *a0, const char *a1)
+{
+	LAZY(archive_entry_set_hardlink)(a0, a1);
+}
+
 void archive_entry_set_mtime(struct archive_entry *a0, time_t a1, long a2)
 {
 	LAZY(archive_entry_set_mtime)(a0, a1, a2);
@@ -130,9 +140,24 @@ void archive_entry_set_perm(struct archive_entry *a0, mode_t a1)
 	LAZY(archive_entry_set_perm)(a0, a1);
 }
 
+void archive_entry_set_rdevmajor(struct archive_entry *a0, dev_t a1)
+{
+	LAZY(archive_entry_set_rdevmajor)(a0, a1);
+}
+
+void archive_entry_set_rdevminor(struct archive_entry *a0, dev_t a1)
+{
+	LAZY(archive_entry_set_rdevminor)(a0, a1);
+}
+
 void archive_entry_set_size(struct archive_entry *a0, la_int64_t a1)
 {
 	LAZY(archive_entry_set_size)(a0, a1);
+}
+
+void archive_entry_set_symlink(struct archive_entry *a0, const char *a1)
+{
+	LAZY(archive_entry_set_symlink)(a0, a1);
 }
 
 void archive_entry_set_uid(struct archive_entry *a0, la_int64_t a1)
@@ -158,6 +183,12 @@ const char *archive_entry_symlink_utf8(struct archive_entry *a0)
 la_int64_t archive_entry_uid(struct archive_entry *a0)
 {
 	return LAZY(archive_entry_uid)(a0);
+}
+
+void archive_entry_xattr_add_entry(struct archive_entry *a0, const char *a1,
+				   const void *a2, size_t a3)
+{
+	LAZY(archive_entry_xattr_add_entry)(a0, a1, a2, a3);
 }
 
 int archive_entry_xattr_next(struct archive_entry *a0, const char **a1,
@@ -285,6 +316,11 @@ void archive_set_error(struct archive *a0, int _err, const char *fmt, ...)
 	free(lazy_msg);
 }
 
+int archive_write_add_filter_gzip(struct archive *a0)
+{
+	return LAZY(archive_write_add_filter_gzip)(a0);
+}
+
 int archive_write_close(struct archive *a0)
 {
 	return LAZY(archive_write_close)(a0);
@@ -310,6 +346,12 @@ struct archive *archive_write_new(void)
 	return LAZY(archive_write_new)();
 }
 
+int archive_write_open(struct archive *a0, void *a1, archive_open_callback *a2,
+		       archive_write_callback *a3, archive_close_callback *a4)
+{
+	return LAZY(archive_write_open)(a0, a1, a2, a3, a4);
+}
+
 int archive_write_open_fd(struct archive *a0, int _fd)
 {
 	return LAZY(archive_write_open_fd)(a0, _fd);
@@ -325,4 +367,9 @@ int archive_write_set_bytes_in_last_block(struct archive *a0,
 int archive_write_set_format_pax_restricted(struct archive *a0)
 {
 	return LAZY(archive_write_set_format_pax_restricted)(a0);
+}
+
+int archive_write_set_format_raw(struct archive *a0)
+{
+	return LAZY(archive_write_set_format_raw)(a0);
 }

@@ -110,6 +110,71 @@ int cmd_cp(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_attach(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_monitor_resume(struct cove_ctx *ctx, int argc, char **argv);
 
+/* commit.c: export, diff, commit */
+int cmd_export(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_diff(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_commit(struct cove_ctx *ctx, int argc, char **argv);
+
+/*
+ * select.c: the containers a command acts on.  The names given (@nargs of
+ * them at @args), or with --all every container @want accepts (NULL:
+ * all), oldest first, or with --latest the one created last.  *ret: a
+ * strv of the names as given or the full ids chosen (NULL when --all
+ * finds none).  0, or the exit status (message printed): names together
+ * with --all/--latest, none without, --latest without any container.
+ * cove_cli_select_check() is the argument check alone.
+ */
+struct cove_ctr;
+enum cove_cli_sel_flag {
+	COVE_CLI_SEL_ALL = 1 << 0,    /* -a, --all */
+	COVE_CLI_SEL_LATEST = 1 << 1, /* -l, --latest */
+};
+typedef bool (*cove_cli_want_fn)(const struct cove_ctr *c);
+int cove_cli_select_check(const char *cmd, unsigned flags, int nargs);
+int cove_cli_select(struct cove_engine *e, const char *cmd, unsigned flags,
+		    cove_cli_want_fn want, int nargs, char **args, char ***ret);
+
+/*
+ * `rm`: remove @targets (names or ids), printing each id removed.  Those
+ * that depend on another one in the set go first (whatever the order
+ * given); @depend adds every container that depends on one, recursively.
+ * A missing one is no error with @force or @ignore.  @timeout >= 0 (with
+ * @force): stop a running one with that timeout first, else it is killed
+ * at once.  Returns the exit status (messages printed).
+ */
+struct cove_cli_rm_opts {
+	bool force, volumes, depend, ignore;
+	int timeout;
+};
+int cove_cli_remove(struct cove_engine *e, char *const *targets,
+		    const struct cove_cli_rm_opts *o);
+
+/*
+ * `ps --filter`: the KEY=VALUE list @filters (borrowed: it must outlive
+ * the result) checked, before=/since= resolved; 0 or the exit status.
+ * Keys: id, name, status, ancestor, label, exited, health, network,
+ * volume, before, since.  Filters with the same key match when one does
+ * (label: when all do), different keys must all match.
+ */
+struct cove_cli_ps_filters;
+int cove_cli_ps_filters_new(struct cove_engine *e, char *const *filters,
+			    struct cove_cli_ps_filters **ret);
+bool cove_cli_ps_filters_match(const struct cove_cli_ps_filters *pf,
+			       const struct cove_ctr *c);
+void cove_cli_ps_filters_free(struct cove_cli_ps_filters *pf);
+/* `ps --sort`: created|id|image|names|runningfor|status|command */
+bool cove_cli_ps_sort_valid(const char *key);
+void cove_cli_ps_sort(struct cove_ctr **cs, size_t n, const char *key);
+/*
+ * `ps --size`: the bytes of @c's writable layer (overlay: its upper dir;
+ * vfs: its whole rootfs copy) and of its whole root file system (the
+ * image's layers and the writable layer).  0 or -errno.
+ */
+int cove_cli_ctr_size(struct cove_engine *e, const struct cove_ctr *c,
+		      uint64_t *ret_rw, uint64_t *ret_rootfs);
+/* @c's Cmd joined with spaces; caller frees; NULL on ENOMEM. */
+char *cove_cli_ctr_command(const struct cove_ctr *c);
+
 /* exec.c, stats.c */
 int cmd_exec(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_stats(struct cove_ctx *ctx, int argc, char **argv);
@@ -122,6 +187,13 @@ int cmd_network(struct cove_ctx *ctx, int argc, char **argv);
 /* system.c: info, system df|info|prune */
 int cmd_info(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_system(struct cove_ctx *ctx, int argc, char **argv);
+
+/*
+ * events.c: `cove events`; cove_cli_events_setup() points the process's
+ * events (engine/events.h) at ctx's runroot, errors shown with debug.
+ */
+int cmd_events(struct cove_ctx *ctx, int argc, char **argv);
+void cove_cli_events_setup(const struct cove_ctx *ctx);
 
 /* unshare.c: a command in cove's user and mount namespace (rootless) */
 int cmd_unshare(struct cove_ctx *ctx, int argc, char **argv);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "cli/cove/cli.h"
 #include "engine/attach.h"
 #include "engine/engine-internal.h"
+#include "engine/events.h"
 #include "engine/logfile.h"
 #include "engine/netopts.h"
 #include "runtime/container.h"
@@ -154,32 +156,63 @@ static void ports_text(const struct cove_ctr *c, char *buf, size_t size)
 typedef int (*ctr_fn)(struct cove_engine *e, struct cove_ctr *c, void *data,
 		      struct cove_error *err);
 
+/* Which containers: the names given, or --all (those @want accepts) or
+ * --latest (select.c); with @ignore a missing one is no error. */
+struct sel_opts {
+	unsigned flags; /* COVE_CLI_SEL_* */
+	cove_cli_want_fn want;
+	bool ignore;
+};
+
 static int each_ctr(struct cove_ctx *ctx, const char *cmd, int argc,
-		    char **argv, ctr_fn fn, void *data)
+		    char **argv, const struct sel_opts *sel, ctr_fn fn,
+		    void *data)
 {
 	_cleanup_engine_ struct cove_engine *e = NULL;
-	int r;
+	_cleanup_strv_ char **targets = NULL;
+	int r = cove_cli_select_check(cmd, sel->flags, argc - optind);
 
-	if (optind >= argc)
-		return cove_cli_failf("%s: a container is required (see 'cove "
-				      "%s --help')",
-				      cmd, cmd);
+	if (r)
+		return r;
 	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
-	for (int i = optind; i < argc; i++) {
+	r = cove_cli_select(e, cmd, sel->flags, sel->want, argc - optind,
+			    argv + optind, &targets);
+	if (r)
+		return r;
+	for (size_t i = 0; targets && targets[i]; i++) {
 		struct cove_error err = {0};
 		struct cove_ctr c = {0};
-		int k = cove_engine_lookup(e, argv[i], &c, &err);
+		int k = cove_engine_lookup(e, targets[i], &c, &err);
+		if (k == -ENOENT && sel->ignore)
+			continue;
 		if (k >= 0)
 			k = fn(e, &c, data, &err);
 		if (k < 0)
 			r = cove_cli_fail(&err);
 		else if (k == 0)
-			printf("%s\n", argv[i]);
+			printf("%s\n", targets[i]);
 		cove_ctr_release(&c);
 	}
 	return r;
+}
+
+/* --all's choices */
+static bool is_running(const struct cove_ctr *c)
+{
+	return !strcmp(c->state, "running");
+}
+
+static bool is_paused(const struct cove_ctr *c)
+{
+	return !strcmp(c->state, "paused");
+}
+
+static bool is_up(const struct cove_ctr *c)
+{
+	return !strcmp(c->state, "running") || !strcmp(c->state, "paused") ||
+	       !strcmp(c->state, "restarting") || !strcmp(c->state, "stopping");
 }
 
 /* For commands whose only option is one flag: getopt has already refused
@@ -199,53 +232,83 @@ static const char start_help[] =
     "\n"
     "SYNOPSIS:\n"
     "   cove start [-a] CONTAINER...\n"
+    "   cove start --all | -l\n"
     "\n"
     "DESCRIPTION:\n"
     "   Starts created or exited containers in the background, each with\n"
-    "   a monitor process of its own, and prints their names.  With -a,\n"
-    "   one container runs in the foreground attached to the terminal,\n"
-    "   and cove exits with its exit code.\n"
+    "   a monitor process of its own, and prints their names (the ids\n"
+    "   with --all or --latest); one already running is left as it is.\n"
+    "   With -a, one container runs in the foreground attached to the\n"
+    "   terminal, and cove exits with its exit code.\n"
     "\n"
     "OPTIONS:\n"
     "   -a, --attach   attach to the container's output\n"
+    "   --all          every container (as podman, -a is --attach)\n"
+    "   -l, --latest   the container created last\n"
     "   -h, --help     show this help\n";
+
+static int start_opt(int c, void *data)
+{
+	unsigned *f = data;
+	if (c == 'a')
+		*f |= 1u << 8; /* attach */
+	else if (c == 1)
+		*f |= COVE_CLI_SEL_ALL;
+	else if (c == 'l')
+		*f |= COVE_CLI_SEL_LATEST;
+	else
+		return 125;
+	return -1;
+}
 
 int cmd_start(struct cove_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {{"attach", no_argument, NULL, 'a'},
+					     {"all", no_argument, NULL, 1},
+					     {"latest", no_argument, NULL, 'l'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	_cleanup_engine_ struct cove_engine *e = NULL;
-	bool attach = false;
-	int r = no_options("start", start_help, argc, argv, "ah", opts,
-			   flag_opt, &attach);
+	_cleanup_strv_ char **targets = NULL;
+	unsigned f = 0, sel;
+	bool attach;
+	int r = no_options("start", start_help, argc, argv, "alh", opts,
+			   start_opt, &f);
 
 	if (r >= 0)
 		return r;
-	if (optind >= argc)
-		return cove_cli_failf("start: a container is required");
-	if (attach && argc - optind > 1)
+	attach = f & (1u << 8);
+	sel = f & (COVE_CLI_SEL_ALL | COVE_CLI_SEL_LATEST);
+	r = cove_cli_select_check("start", sel, argc - optind);
+	if (r)
+		return r;
+	if (attach && (argc - optind > 1 || (sel & COVE_CLI_SEL_ALL)))
 		return cove_cli_failf("start: --attach takes one container");
 	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
-	for (int i = optind; i < argc; i++) {
+	r = cove_cli_select(e, "start", sel, NULL, argc - optind, argv + optind,
+			    &targets);
+	if (r)
+		return r;
+	for (size_t i = 0; targets && targets[i]; i++) {
 		struct cove_error err = {0};
 		struct cove_ctr c = {0};
 		struct cove_start_opts so = {.detach = !attach};
 		int code = 0;
-		if (cove_engine_lookup(e, argv[i], &c, &err) < 0) {
+		if (cove_engine_lookup(e, targets[i], &c, &err) < 0) {
 			r = cove_cli_fail(&err);
 			continue;
 		}
-		if (!attach && !strcmp(c.state, "running")) {
-			printf("%s\n", argv[i]); /* docker: no error */
+		if (!attach && (!strcmp(c.state, "running") ||
+				((sel & COVE_CLI_SEL_ALL) && is_up(&c)))) {
+			printf("%s\n", targets[i]); /* docker: no error */
 		} else if (cove_engine_start(e, &c, &so, &code, &err) < 0) {
 			r = cove_cli_fail(&err);
 		} else if (attach) {
 			r = code;
 		} else {
-			printf("%s\n", argv[i]);
+			printf("%s\n", targets[i]);
 		}
 		cove_ctr_release(&c);
 	}
@@ -257,15 +320,20 @@ static const char stop_help[] =
     "   cove stop - stop running containers\n"
     "\n"
     "SYNOPSIS:\n"
-    "   cove stop [-t SECONDS] CONTAINER...\n"
+    "   cove stop [-i] [-t SECONDS] CONTAINER...\n"
+    "   cove stop [-t SECONDS] -a | -l\n"
     "\n"
     "DESCRIPTION:\n"
     "   Sends each container its stop signal (--stop-signal, SIGTERM by\n"
     "   default) and, if it has not exited after the timeout, SIGKILL to\n"
     "   every process of it.  A stopped container is not restarted by its\n"
-    "   restart policy.  Prints the names given.\n"
+    "   restart policy.  Prints the names given (the ids with --all or\n"
+    "   --latest).\n"
     "\n"
     "OPTIONS:\n"
+    "   -a, --all            every running (or paused) container\n"
+    "   -i, --ignore         no error for a container that does not exist\n"
+    "   -l, --latest         the container created last\n"
     "   -t, --time SECONDS   wait before SIGKILL (default: the container's\n"
     "                        --stop-timeout, 10)\n"
     "   -h, --help           show this help\n";
@@ -276,11 +344,15 @@ static const char restart_help[] =
     "\n"
     "SYNOPSIS:\n"
     "   cove restart [-t SECONDS] CONTAINER...\n"
+    "   cove restart [-t SECONDS] -a | --running | -l\n"
     "\n"
     "DESCRIPTION:\n"
     "   Stops (as 'cove stop') and starts each container again.\n"
     "\n"
     "OPTIONS:\n"
+    "   -a, --all            every container, whatever its state\n"
+    "   --running            every running (or paused) container\n"
+    "   -l, --latest         the container created last\n"
     "   -t, --time SECONDS   wait before SIGKILL (default: 10)\n"
     "   -h, --help           show this help\n";
 
@@ -296,7 +368,32 @@ static int time_opt(int c, void *data)
 struct stop_args {
 	int timeout;
 	bool restart;
+	struct sel_opts sel;
 };
+
+/* -t, and the choice of containers: -a, -l, -i, --running */
+static int stop_opt(int c, void *data)
+{
+	struct stop_args *a = data;
+	switch (c) {
+	case 'a':
+		a->sel.flags |= COVE_CLI_SEL_ALL;
+		break;
+	case 1: /* restart --running */
+		a->sel.flags |= COVE_CLI_SEL_ALL;
+		a->sel.want = is_up;
+		break;
+	case 'l':
+		a->sel.flags |= COVE_CLI_SEL_LATEST;
+		break;
+	case 'i':
+		a->sel.ignore = true;
+		break;
+	default:
+		return time_opt(c, &a->timeout);
+	}
+	return -1;
+}
 
 static int stop_one(struct cove_engine *e, struct cove_ctr *c, void *data,
 		    struct cove_error *err)
@@ -307,25 +404,41 @@ static int stop_one(struct cove_engine *e, struct cove_ctr *c, void *data,
 
 	if (r >= 0 && a->restart)
 		r = cove_engine_start(e, c, &so, NULL, err);
+	if (r >= 0 && a->restart)
+		cove_events_ctr(c, "restart", NULL, NULL);
 	return r < 0 ? r : 0;
 }
 
 static int stop_or_restart(struct cove_ctx *ctx, int argc, char **argv,
 			   bool restart)
 {
-	static const struct option opts[] = {
+	static const struct option stop_opts[] = {
 	    {"time", required_argument, NULL, 't'},
 	    {"timeout", required_argument, NULL, 't'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"ignore", no_argument, NULL, 'i'},
+	    {"latest", no_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
+	static const struct option restart_opts[] = {
+	    {"time", required_argument, NULL, 't'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"running", no_argument, NULL, 1},
+	    {"latest", no_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
 	const char *cmd = restart ? "restart" : "stop";
 	struct stop_args a = {.timeout = -1, .restart = restart};
 	int r = no_options(cmd, restart ? restart_help : stop_help, argc, argv,
-			   "t:h", opts, time_opt, &a.timeout);
+			   restart ? "t:alh" : "t:ailh",
+			   restart ? restart_opts : stop_opts, stop_opt, &a);
 
 	if (r >= 0)
 		return r;
-	return each_ctr(ctx, cmd, argc, argv, stop_one, &a);
+	if (!restart)
+		a.sel.want = is_up; /* stop --all: the running ones */
+	return each_ctr(ctx, cmd, argc, argv, &a.sel, stop_one, &a);
 }
 
 int cmd_stop(struct cove_ctx *ctx, int argc, char **argv)
@@ -344,29 +457,46 @@ static const char kill_help[] =
     "\n"
     "SYNOPSIS:\n"
     "   cove kill [-s SIGNAL] CONTAINER...\n"
+    "   cove kill [-s SIGNAL] -a | -l\n"
     "\n"
     "DESCRIPTION:\n"
     "   Sends SIGNAL (default SIGKILL) to each container's main process.\n"
-    "   Unlike stop, the restart policy still applies.\n"
+    "   Unlike stop, the restart policy still applies.  Prints the names\n"
+    "   given (the ids with --all or --latest).\n"
     "\n"
     "OPTIONS:\n"
+    "   -a, --all          every running container\n"
+    "   -l, --latest       the container created last\n"
     "   -s, --signal SIG   signal name or number (default KILL)\n"
     "   -h, --help         show this help\n";
 
+struct kill_args {
+	int sig;
+	struct sel_opts sel;
+};
+
 static int signal_opt(int c, void *data)
 {
-	int sig = c == 's' ? cove_signal_parse(optarg) : -1;
+	struct kill_args *a = data;
+	int sig;
+
+	if (c == 'a' || c == 'l') {
+		a->sel.flags |=
+		    c == 'a' ? COVE_CLI_SEL_ALL : COVE_CLI_SEL_LATEST;
+		return -1;
+	}
+	sig = c == 's' ? cove_signal_parse(optarg) : -1;
 	if (sig <= 0)
 		return cove_cli_failf("kill: invalid --signal '%s'",
 				      optarg ? optarg : "");
-	*(int *)data = sig;
+	a->sig = sig;
 	return -1;
 }
 
 static int kill_one(struct cove_engine *e, struct cove_ctr *c, void *data,
 		    struct cove_error *err)
 {
-	int r = cove_engine_kill(e, c, *(int *)data, err);
+	int r = cove_engine_kill(e, c, ((struct kill_args *)data)->sig, err);
 	return r < 0 ? r : 0;
 }
 
@@ -374,15 +504,17 @@ int cmd_kill(struct cove_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"signal", required_argument, NULL, 's'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"latest", no_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
-	int sig = SIGKILL;
-	int r = no_options("kill", kill_help, argc, argv, "s:h", opts,
-			   signal_opt, &sig);
+	struct kill_args a = {.sig = SIGKILL, .sel = {.want = is_running}};
+	int r = no_options("kill", kill_help, argc, argv, "s:alh", opts,
+			   signal_opt, &a);
 
 	if (r >= 0)
 		return r;
-	return each_ctr(ctx, "kill", argc, argv, kill_one, &sig);
+	return each_ctr(ctx, "kill", argc, argv, &a.sel, kill_one, &a);
 }
 
 static const char wait_help[] =
@@ -390,33 +522,151 @@ static const char wait_help[] =
     "   cove wait - wait for containers to exit\n"
     "\n"
     "SYNOPSIS:\n"
-    "   cove wait CONTAINER...\n"
+    "   cove wait [options] CONTAINER...\n"
+    "   cove wait [options] -l\n"
     "\n"
     "DESCRIPTION:\n"
     "   Blocks until each container has exited (restarts included) and\n"
-    "   prints its exit code.\n";
+    "   prints its exit code.  With --condition, until it is in one of\n"
+    "   the states given; then it prints -1 unless that state is stopped\n"
+    "   or exited.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   --condition STATE     created, running, paused, stopped or exited\n"
+    "                         (repeatable: any of them; default: stopped)\n"
+    "   -i, --interval TIME   how often to look with --condition (a\n"
+    "                         duration, 500ms, 1s; a bare number is ms;\n"
+    "                         default 250ms)\n"
+    "   -l, --latest          the container created last\n"
+    "   -h, --help            show this help\n";
+
+enum {
+	WAIT_CREATED = 1 << 0,
+	WAIT_RUNNING = 1 << 1,
+	WAIT_PAUSED = 1 << 2,
+	WAIT_EXITED = 1 << 3, /* stopped, exited */
+};
+
+struct wait_args {
+	struct sel_opts sel;
+	unsigned conds;
+	int64_t interval_ns;
+};
+
+static int wait_opt(int c, void *data)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} states[] = {{"created", WAIT_CREATED},
+		      {"running", WAIT_RUNNING},
+		      {"paused", WAIT_PAUSED},
+		      {"stopped", WAIT_EXITED},
+		      {"exited", WAIT_EXITED}};
+	struct wait_args *a = data;
+	size_t i;
+
+	switch (c) {
+	case 'l':
+		a->sel.flags |= COVE_CLI_SEL_LATEST;
+		return -1;
+	case 'i':
+		if (optarg[strspn(optarg, "0123456789")] == '\0' && *optarg) {
+			int64_t ms;
+			if (cove_parse_int64(optarg, &ms) == 0 &&
+			    ms <= INT64_MAX / 1000000) {
+				a->interval_ns = (ms ? ms : 1) * 1000000;
+				return -1;
+			}
+		} else if (cove_cli_parse_duration(optarg, &a->interval_ns) ==
+			   0) {
+			if (a->interval_ns < 1000000)
+				a->interval_ns = 1000000;
+			return -1;
+		}
+		return cove_cli_failf("wait: invalid --interval '%s'", optarg);
+	case 1:
+		for (i = 0; i < ARRAY_SIZE(states); i++)
+			if (!strcmp(optarg, states[i].name))
+				break;
+		if (i == ARRAY_SIZE(states))
+			return cove_cli_failf("wait: unknown container state "
+					      "'%s' in --condition: expected "
+					      "created, running, paused, "
+					      "stopped or exited",
+					      optarg);
+		a->conds |= states[i].bit;
+		return -1;
+	default:
+		return 125;
+	}
+}
+
+static unsigned state_bit(const struct cove_ctr *c)
+{
+	if (!strcmp(c->state, "created"))
+		return WAIT_CREATED;
+	if (!strcmp(c->state, "running"))
+		return WAIT_RUNNING;
+	if (!strcmp(c->state, "paused"))
+		return WAIT_PAUSED;
+	if (!strcmp(c->state, "exited"))
+		return WAIT_EXITED;
+	return 0;
+}
 
 static int wait_one(struct cove_engine *e, struct cove_ctr *c, void *data,
 		    struct cove_error *err)
 {
-	int code = 0;
-	int r = cove_engine_wait(e, c, &code, err);
+	const struct wait_args *a = data;
+	int code = 0, r = 0;
 
-	(void)data;
-	if (r < 0)
-		return r;
-	printf("%d\n", code);
-	return 1;
+	if (!(a->conds & ~WAIT_EXITED)) {
+		r = cove_engine_wait(e, c, &code, err);
+		if (r < 0)
+			return r;
+		printf("%d\n", code);
+		return 1;
+	}
+	/* other states: look every --interval */
+	for (;;) {
+		struct timespec ts = {
+		    .tv_sec = (time_t)(a->interval_ns / 1000000000),
+		    .tv_nsec = (long)(a->interval_ns % 1000000000)};
+		struct cove_ctr fresh = {0};
+		unsigned bit = state_bit(c);
+
+		if (bit & a->conds) {
+			printf("%d\n",
+			       bit == WAIT_EXITED
+				   ? (c->exit_code < 0 ? 0 : c->exit_code)
+				   : -1);
+			return 1;
+		}
+		nanosleep(&ts, NULL);
+		r = cove_engine_lookup(e, c->id, &fresh, err);
+		if (r < 0)
+			return r;
+		cove_ctr_release(c);
+		*c = fresh;
+	}
 }
 
 int cmd_wait(struct cove_ctx *ctx, int argc, char **argv)
 {
-	int r =
-	    no_options("wait", wait_help, argc, argv, NULL, NULL, NULL, NULL);
+	static const struct option opts[] = {
+	    {"condition", required_argument, NULL, 1},
+	    {"interval", required_argument, NULL, 'i'},
+	    {"latest", no_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
+	struct wait_args a = {.interval_ns = 250000000};
+	int r = no_options("wait", wait_help, argc, argv, "i:lh", opts,
+			   wait_opt, &a);
 
 	if (r >= 0)
 		return r;
-	return each_ctr(ctx, "wait", argc, argv, wait_one, NULL);
+	return each_ctr(ctx, "wait", argc, argv, &a.sel, wait_one, &a);
 }
 
 /* ---- rm ---------------------------------------------------------------- */
@@ -426,31 +676,67 @@ static const char rm_help[] =
     "   cove rm - remove containers\n"
     "\n"
     "SYNOPSIS:\n"
-    "   cove rm [-f] [-v] CONTAINER...\n"
+    "   cove rm [options] CONTAINER...\n"
+    "   cove rm [options] -a | -l\n"
     "\n"
     "DESCRIPTION:\n"
     "   Removes each container: its root file system and changes, its\n"
-    "   logs, network attachment and record.  A running container is\n"
-    "   refused unless -f, which kills it first.\n"
+    "   logs, network attachment and record, and prints its id.  A\n"
+    "   running container is refused unless -f, which kills it first.\n"
+    "   Containers that join another's namespaces (--pid, --ipc, --uts,\n"
+    "   --network container:X) depend on it and must go first: among\n"
+    "   those given they are removed first, whatever the order, and\n"
+    "   --depend adds them.\n"
     "\n"
     "OPTIONS:\n"
-    "   -f, --force     remove running containers too (SIGKILL)\n"
-    "   -v, --volumes   remove their anonymous volumes too\n"
-    "   -h, --help      show this help\n";
+    "   -a, --all            every container\n"
+    "   --depend             also remove the containers that depend on\n"
+    "                        these, recursively\n"
+    "   -f, --force          remove running containers too (SIGKILL)\n"
+    "   -i, --ignore         no error for a container that does not exist\n"
+    "   -l, --latest         the container created last\n"
+    "   -t, --time SECONDS   with -f: stop a running container (its stop\n"
+    "                        signal, SIGKILL after SECONDS) rather than\n"
+    "                        kill it at once\n"
+    "   -v, --volumes        remove their anonymous volumes too\n"
+    "   -h, --help           show this help\n";
 
 struct rm_flags {
-	bool force, volumes;
+	struct cove_cli_rm_opts o;
+	unsigned sel;
 };
 
 static int rm_opt(int c, void *data)
 {
 	struct rm_flags *f = data;
-	if (c == 'f')
-		f->force = true;
-	else if (c == 'v')
-		f->volumes = true;
-	else
+	switch (c) {
+	case 'f':
+		f->o.force = true;
+		break;
+	case 'v':
+		f->o.volumes = true;
+		break;
+	case 'i':
+		f->o.ignore = true;
+		break;
+	case 1:
+		f->o.depend = true;
+		break;
+	case 'a':
+		f->sel |= COVE_CLI_SEL_ALL;
+		break;
+	case 'l':
+		f->sel |= COVE_CLI_SEL_LATEST;
+		break;
+	case 't':
+		if (cove_parse_int(optarg, &f->o.timeout) < 0 ||
+		    f->o.timeout < 0)
+			return cove_cli_failf("rm: invalid --time '%s'",
+					      optarg);
+		break;
+	default:
 		return 125;
+	}
 	return -1;
 }
 
@@ -459,34 +745,34 @@ int cmd_rm(struct cove_ctx *ctx, int argc, char **argv)
 	static const struct option opts[] = {
 	    {"force", no_argument, NULL, 'f'},
 	    {"volumes", no_argument, NULL, 'v'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"latest", no_argument, NULL, 'l'},
+	    {"ignore", no_argument, NULL, 'i'},
+	    {"depend", no_argument, NULL, 1},
+	    {"time", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
 	_cleanup_engine_ struct cove_engine *e = NULL;
-	struct rm_flags f = {0};
-	int r = no_options("rm", rm_help, argc, argv, "fvh", opts, rm_opt, &f);
+	_cleanup_strv_ char **targets = NULL;
+	struct rm_flags f = {.o = {.timeout = -1}};
+	int r =
+	    no_options("rm", rm_help, argc, argv, "fvailt:h", opts, rm_opt, &f);
 
 	if (r >= 0)
 		return r;
-	if (optind >= argc)
-		return cove_cli_failf("rm: a container is required");
+	if (f.o.timeout >= 0 && !f.o.force)
+		return cove_cli_failf("rm: --time needs --force");
+	r = cove_cli_select_check("rm", f.sel, argc - optind);
+	if (r)
+		return r;
 	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
-	for (int i = optind; i < argc; i++) {
-		struct cove_error err = {0};
-		struct cove_ctr c = {0};
-		if (cove_engine_lookup(e, argv[i], &c, &err) < 0) {
-			if (!(f.force && err.code == ENOENT))
-				r = cove_cli_fail(&err);
-			continue;
-		}
-		if (cove_engine_remove(e, &c, f.force, f.volumes, &err) < 0)
-			r = cove_cli_fail(&err);
-		else
-			printf("%s\n", c.id);
-		cove_ctr_release(&c);
-	}
-	return r;
+	r = cove_cli_select(e, "rm", f.sel, NULL, argc - optind, argv + optind,
+			    &targets);
+	if (r)
+		return r;
+	return cove_cli_remove(e, targets, &f.o);
 }
 
 /* ---- ps ---------------------------------------------------------------- */
@@ -500,22 +786,37 @@ static const char ps_help[] =
     "\n"
     "DESCRIPTION:\n"
     "   Lists running containers (all with -a): id, image, command,\n"
-    "   created, status, ports and name.\n"
+    "   created, status, ports and name, the newest first.\n"
     "\n"
     "OPTIONS:\n"
     "   -a, --all                 every container, not only running ones\n"
+    "   -n, --last N              the N created last, whatever their state\n"
+    "   -l, --latest              the one created last (--last 1)\n"
     "   -q, --quiet               ids only\n"
-    "   --no-trunc                full ids\n"
+    "   --no-trunc                full ids and commands\n"
+    "   -s, --size                a SIZE column: the bytes the container\n"
+    "                             wrote (its writable layer; the whole\n"
+    "                             rootfs copy with vfs), and the size of\n"
+    "                             its whole root file system (virtual)\n"
+    "   --sort KEY                created (oldest first), id, image, names,\n"
+    "                             runningfor, status or command\n"
     "   --format FORMAT           table (default), json, or a template:\n"
     "                             '{{.ID}} {{.Name}} {{.Status}}'\n"
     "   -f, --filter KEY=VALUE    name=, id=, status=created|running|\n"
     "                             paused|exited|restarting, label=K[=V],\n"
-    "                             ancestor=IMAGE (repeatable: all must "
-    "match)\n"
+    "                             ancestor=IMAGE, exited=CODE,\n"
+    "                             health=healthy|unhealthy|starting|none,\n"
+    "                             network=NAME, volume=NAME|PATH,\n"
+    "                             before=CONTAINER, since=CONTAINER\n"
+    "                             (repeatable: one of those with the same\n"
+    "                             key must match, all the label ones, and\n"
+    "                             one of each key)\n"
     "   -h, --help                show this help\n";
 
 struct ps_flags {
-	bool all, quiet, no_trunc, json;
+	bool all, quiet, no_trunc, json, size;
+	long last;	  /* --last N; -1: no limit */
+	const char *sort; /* --sort KEY */
 	const char *tmpl; /* --format '{{.Names}}' */
 	char **filters;
 };
@@ -532,6 +833,29 @@ static int ps_opt(int c, void *data)
 		break;
 	case 1:
 		f->no_trunc = true;
+		break;
+	case 'n': {
+		int64_t v;
+		if (cove_parse_int64(optarg, &v) < 0 || v < -1)
+			return cove_cli_failf("ps: invalid --last '%s'",
+					      optarg);
+		f->last = v > 0 ? (long)v : -1;
+		break;
+	}
+	case 'l':
+		f->last = 1;
+		break;
+	case 's':
+		f->size = true;
+		break;
+	case 3:
+		if (!cove_cli_ps_sort_valid(optarg))
+			return cove_cli_failf("ps: invalid --sort '%s': "
+					      "expected created, id, image, "
+					      "names, runningfor, status or "
+					      "command",
+					      optarg);
+		f->sort = optarg;
 		break;
 	case 2:
 		if (!strcmp(optarg, "json"))
@@ -564,43 +888,6 @@ static bool has_status_filter(const struct ps_flags *f)
 		if (!strncmp(f->filters[i], "status=", 7))
 			return true;
 	return false;
-}
-
-static bool ps_match(const struct cove_ctr *c, char *const *filters)
-{
-	for (size_t i = 0; filters && filters[i]; i++) {
-		const char *f = filters[i], *v = strchr(f, '=') + 1;
-		size_t klen = (size_t)(v - 1 - f);
-		if (!strncmp(f, "name", klen) && klen == 4) {
-			if (!strstr(c->name, v))
-				return false;
-		} else if (!strncmp(f, "id", klen) && klen == 2) {
-			if (strncmp(c->id, v, strlen(v)))
-				return false;
-		} else if (!strncmp(f, "status", klen) && klen == 6) {
-			if (strcmp(c->state, v))
-				return false;
-		} else if (!strncmp(f, "ancestor", klen) && klen == 8) {
-			if (strcmp(c->image, v) &&
-			    strncmp(c->image_id, v, strlen(v)) &&
-			    strncmp(c->image_id + 7, v, strlen(v)))
-				return false;
-		} else if (!strncmp(f, "label", klen) && klen == 5) {
-			const json_t *l = json_object_get(c->config, "Labels");
-			const char *eq = strchr(v, '=');
-			_cleanup_free_ char *k =
-			    eq ? strndup(v, (size_t)(eq - v)) : strdup(v);
-			const char *have;
-			if (!k)
-				return false;
-			have = json_string_value(json_object_get(l, k));
-			if (!have || (eq && strcmp(have, eq + 1)))
-				return false;
-		} else {
-			return false;
-		}
-	}
-	return true;
 }
 
 static json_t *ctr_summary(const struct cove_ctr *c)
@@ -636,12 +923,72 @@ static json_t *ctr_summary(const struct cove_ctr *c)
 	    json_object_get(c->config, "Labels")
 		? json_incref(json_object_get(c->config, "Labels"))
 		: json_object());
-	json_object_set(
+	json_object_set_new(
 	    j, "Ports",
-	    json_object_get(json_object_get(c->config, "HostConfig"),
-			    "PortBindings")
+	    json_incref(json_object_get(
+		json_object_get(c->config, "HostConfig"), "PortBindings"))
 		?: json_array());
 	return j;
+}
+
+/* --size: "12B (virtual 1.98MB)", and the object podman's JSON has */
+static void ps_size(struct cove_engine *e, const struct cove_ctr *c,
+		    json_t *summary, char *text, size_t size)
+{
+	uint64_t rw = 0, rootfs = 0;
+	char a[32], b[32];
+
+	(void)cove_cli_ctr_size(e, c, &rw, &rootfs);
+	cove_cli_size(rw, a, sizeof(a));
+	cove_cli_size(rootfs, b, sizeof(b));
+	snprintf(text, size, "%s (virtual %s)", a, b);
+	if (summary)
+		json_object_set_new(summary, "Size",
+				    json_pack("{sI sI}", "rwSize",
+					      (json_int_t)rw, "rootFsSize",
+					      (json_int_t)rootfs));
+}
+
+static int ps_print(struct cove_engine *e, const struct ps_flags *f,
+		    const struct cove_ctr *c, json_t *out)
+{
+	char status[96], created[64], ports[512], size[80] = "";
+	_cleanup_free_ char *cmd = NULL;
+	int r = 0;
+
+	if (f->json || f->tmpl) {
+		json_t *j = ctr_summary(c);
+		if (f->size)
+			ps_size(e, c, f->json ? j : NULL, size, sizeof(size));
+		if (f->size && f->tmpl) /* a template shows the text */
+			json_object_set_new(j, "Size", json_string(size));
+		if (f->tmpl) /* {{.Names}}: "x", as podman's */
+			json_object_set_new(j, "Names", json_string(c->name));
+		if (f->json)
+			return json_array_append_new(out, j) < 0 ? 125 : 0;
+		r = cove_cli_render_template(f->tmpl, j);
+		json_decref(j);
+		return r;
+	}
+	if (f->quiet) {
+		printf("%.*s\n", f->no_trunc ? 64 : 12, c->id);
+		return 0;
+	}
+	status_of(c, status, sizeof(status));
+	human_since(c->created, created, sizeof(created));
+	strncat(created, " ago", sizeof(created) - strlen(created) - 1);
+	ports_text(c, ports, sizeof(ports));
+	cmd = cove_cli_ctr_command(c);
+	if (f->size)
+		ps_size(e, c, NULL, size, sizeof(size));
+	printf("%-12.*s  %-28s  %-20.*s  %-16s  %-24s  %-20s  ",
+	       f->no_trunc ? 64 : 12, c->id, c->image,
+	       f->no_trunc ? 1 << 20 : 20, cmd ? cmd : "", created, status,
+	       ports);
+	if (f->size)
+		printf("%-24s  ", size);
+	printf("%s\n", c->name);
+	return 0;
 }
 
 int cmd_ps(struct cove_ctx *ctx, int argc, char **argv)
@@ -652,17 +999,22 @@ int cmd_ps(struct cove_ctx *ctx, int argc, char **argv)
 	    {"no-trunc", no_argument, NULL, 1},
 	    {"format", required_argument, NULL, 2},
 	    {"filter", required_argument, NULL, 'f'},
+	    {"last", required_argument, NULL, 'n'},
+	    {"latest", no_argument, NULL, 'l'},
+	    {"size", no_argument, NULL, 's'},
+	    {"sort", required_argument, NULL, 3},
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
 	_cleanup_engine_ struct cove_engine *e = NULL;
-	struct ps_flags f = {0};
+	struct cove_cli_ps_filters *pf = NULL;
+	struct ps_flags f = {.last = -1};
 	struct cove_error err = {0};
-	struct cove_ctr *cs = NULL;
+	struct cove_ctr *cs = NULL, **sel = NULL;
 	json_t *out = NULL;
-	size_t n = 0;
+	size_t n = 0, nsel = 0, first = 0;
 	sqlite3 *db;
-	int r =
-	    no_options("ps", ps_help, argc, argv, "aqf:h", opts, ps_opt, &f);
+	int r = no_options("ps", ps_help, argc, argv, "aqf:n:lsh", opts, ps_opt,
+			   &f);
 
 	if (r >= 0)
 		goto done;
@@ -674,61 +1026,49 @@ int cmd_ps(struct cove_ctx *ctx, int argc, char **argv)
 	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		goto done;
+	r = cove_cli_ps_filters_new(e, f.filters, &pf);
+	if (r)
+		goto done;
 	if (cove_engine_db(e, &db, &err) < 0 ||
 	    cove_ctr_list(db, &cs, &n, &err) < 0) {
 		r = cove_cli_fail(&err);
 		goto done;
 	}
-	if (f.json)
-		out = json_array();
-	else if (!f.quiet && !f.tmpl)
-		printf("%-12s  %-28s  %-20s  %-16s  %-24s  %-20s  %s\n",
-		       "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
-		       "PORTS", "NAMES");
-	for (size_t i = n; i-- > 0;) {
+	sel = calloc(n + 1, sizeof(*sel));
+	if (!sel) {
+		r = cove_cli_failf("out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
 		struct cove_ctr *c = &cs[i];
-		char status[96], created[64], ports[512], cmd[64] = "";
-		json_t *cv;
 		(void)cove_engine_refresh(e, c, &err);
+		cove_error_clear(&err);
 		/* as docker: only a status filter reaches stopped ones */
-		if (!f.all && strcmp(c->state, "running") &&
+		if (!f.all && f.last < 0 && strcmp(c->state, "running") &&
 		    strcmp(c->state, "paused") &&
 		    strcmp(c->state, "restarting") && !has_status_filter(&f))
 			continue;
-		if (!ps_match(c, f.filters))
-			continue;
-		if (f.json) {
-			json_array_append_new(out, ctr_summary(c));
-			continue;
-		}
-		if (f.tmpl) {
-			json_t *j = ctr_summary(c);
-			r = cove_cli_render_template(f.tmpl, j);
-			json_decref(j);
-			if (r)
-				goto done;
-			continue;
-		}
-		if (f.quiet) {
-			printf("%.*s\n", f.no_trunc ? 64 : 12, c->id);
-			continue;
-		}
-		status_of(c, status, sizeof(status));
-		human_since(c->created, created, sizeof(created));
-		strncat(created, " ago", sizeof(created) - strlen(created) - 1);
-		ports_text(c, ports, sizeof(ports));
-		cv = json_object_get(c->config, "Cmd");
-		if (json_is_array(cv)) {
-			size_t k, len = 0;
-			json_t *s;
-			json_array_foreach(cv, k, s) len += (size_t)snprintf(
-			    cmd + len,
-			    len < sizeof(cmd) ? sizeof(cmd) - len : 0, "%s%s",
-			    k ? " " : "", json_string_value(s));
-		}
-		printf("%-12.*s  %-28s  %-20.20s  %-16s  %-24s  %-20s  %s\n",
-		       f.no_trunc ? 64 : 12, c->id, c->image, cmd, created,
-		       status, ports, c->name);
+		if (cove_cli_ps_filters_match(pf, c))
+			sel[nsel++] = c;
+	}
+	/* --last N: the N created last (the list is oldest first) */
+	if (f.last > 0 && nsel > (size_t)f.last)
+		first = nsel - (size_t)f.last;
+	if (f.sort)
+		cove_cli_ps_sort(sel + first, nsel - first, f.sort);
+	if (f.json)
+		out = json_array();
+	else if (!f.quiet && !f.tmpl)
+		printf("%-12s  %-28s  %-20s  %-16s  %-24s  %-20s  %s%s\n",
+		       "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
+		       "PORTS", f.size ? "SIZE                      " : "",
+		       "NAMES");
+	for (size_t k = first; k < nsel; k++) {
+		/* sorted: in that order; else the newest first */
+		r = ps_print(e, &f, sel[f.sort ? k : nsel - 1 - (k - first)],
+			     out);
+		if (r)
+			goto done;
 	}
 	if (f.json) {
 		char *s = json_dumps(out, JSON_INDENT(4));
@@ -738,6 +1078,8 @@ int cmd_ps(struct cove_ctx *ctx, int argc, char **argv)
 	r = 0;
 done:
 	json_decref(out);
+	free(sel);
+	cove_cli_ps_filters_free(pf);
 	cove_ctrs_free(cs, n);
 	cove_strv_free(f.filters);
 	return r;
@@ -752,7 +1094,7 @@ static const char inspect_help[] =
     "\n"
     "SYNOPSIS:\n"
     "   cove inspect [--format json|TEMPLATE] CONTAINER...\n"
-    "   cove container inspect CONTAINER...\n"
+    "   cove container inspect [--format json|TEMPLATE] CONTAINER... | -l\n"
     "\n"
     "DESCRIPTION:\n"
     "   Prints a JSON array with one object per container, in docker's\n"
@@ -760,7 +1102,12 @@ static const char inspect_help[] =
     "   Restarting, OOMKilled, Pid, ExitCode, StartedAt, FinishedAt},\n"
     "   Image, Config, HostConfig, NetworkSettings, RestartCount.  With a\n"
     "   template ('{{.State.Status}}', '{{json .Config.Env}}') one line\n"
-    "   per container.\n";
+    "   per container.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -f, --format FORMAT   json (default) or a template\n"
+    "   -l, --latest          the container created last\n"
+    "   -h, --help            show this help\n";
 
 static json_t *ctr_inspect(struct cove_engine *e, const struct cove_ctr *c)
 {
@@ -805,9 +1152,9 @@ static json_t *ctr_inspect(struct cove_engine *e, const struct cove_ctr *c)
 	}
 	cfg = json_deep_copy(c->config);
 	json_object_set(j, "HostConfig", json_object_get(cfg, "HostConfig"));
-	json_object_set(j, "NetworkSettings",
-			json_object_get(cfg, "NetworkSettings")
-			    ?: json_object());
+	json_object_set_new(j, "NetworkSettings",
+			    json_incref(json_object_get(cfg, "NetworkSettings"))
+				?: json_object());
 	json_object_del(cfg, "HostConfig");
 	json_object_del(cfg, "NetworkSettings");
 	json_object_del(cfg, "Health");
@@ -819,18 +1166,25 @@ int cmd_container_inspect(struct cove_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"format", required_argument, NULL, 'f'},
+	    {"latest", no_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
 	_cleanup_engine_ struct cove_engine *e = NULL;
+	_cleanup_strv_ char **targets = NULL;
 	const char *tmpl = NULL;
+	unsigned sel = 0;
 	json_t *out;
 	char *s;
 	int c, r = 0;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:lh", opts, NULL)) != -1) {
 		if (c == 'h')
 			return cove_cli_help(inspect_help);
+		if (c == 'l') {
+			sel = COVE_CLI_SEL_LATEST;
+			continue;
+		}
 		if (c == 'f' && !strcmp(optarg, "json"))
 			continue;
 		if (c == 'f' && cove_cli_is_template(optarg)) {
@@ -844,16 +1198,21 @@ int cmd_container_inspect(struct cove_ctx *ctx, int argc, char **argv)
 					      optarg);
 		return cove_cli_unknown_option("inspect", argv);
 	}
-	if (optind >= argc)
-		return cove_cli_failf("inspect: a container is required");
+	r = cove_cli_select_check("inspect", sel, argc - optind);
+	if (r)
+		return r;
 	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
+	r = cove_cli_select(e, "inspect", sel, NULL, argc - optind,
+			    argv + optind, &targets);
+	if (r)
+		return r;
 	out = json_array();
-	for (int i = optind; i < argc; i++) {
+	for (size_t i = 0; targets && targets[i]; i++) {
 		struct cove_error err = {0};
 		struct cove_ctr ct = {0};
-		if (cove_engine_lookup(e, argv[i], &ct, &err) < 0) {
+		if (cove_engine_lookup(e, targets[i], &ct, &err) < 0) {
 			r = cove_cli_fail(&err);
 			continue;
 		}
@@ -886,16 +1245,23 @@ static const char logs_help[] =
     "   cove logs - show a container's output\n"
     "\n"
     "SYNOPSIS:\n"
-    "   cove logs [options] CONTAINER\n"
+    "   cove logs [options] CONTAINER...\n"
+    "   cove logs [options] -l\n"
     "\n"
     "DESCRIPTION:\n"
     "   Prints what the container wrote to stdout and stderr (each to\n"
     "   cove's own), from its log file (JSON lines, docker's json-file\n"
-    "   format, in the container's directory).\n"
+    "   format, in the container's directory).  With several containers,\n"
+    "   each line starts with the short id of its container (its name\n"
+    "   with --names); with --follow they are followed at once.\n"
     "\n"
     "OPTIONS:\n"
     "   -f, --follow        keep printing new output until the container\n"
     "                       exits\n"
+    "   -l, --latest        the container created last\n"
+    "   --names             with several containers, the name rather than\n"
+    "                       the id before each line (podman's -n is\n"
+    "                       --tail here, as docker's)\n"
     "   -n, --tail N        only the last N lines\n"
     "   -t, --timestamps    prefix each line with its time (RFC 3339)\n"
     "   --since TIME        only lines since TIME (RFC 3339 or a "
@@ -908,6 +1274,7 @@ struct logs_state {
 	bool timestamps;
 	struct cove_engine *e;
 	char id[COVE_CTR_ID_LEN + 1];
+	char *prefix; /* "ID " or "NAME " with several containers, or NULL */
 };
 
 static int log_line(void *data, enum cove_log_stream stream, const char *time,
@@ -916,6 +1283,8 @@ static int log_line(void *data, enum cove_log_stream stream, const char *time,
 	struct logs_state *s = data;
 	FILE *f = stream == COVE_LOG_STDERR ? stderr : stdout;
 
+	if (s->prefix)
+		fputs(s->prefix, f);
 	if (s->timestamps)
 		fprintf(f, "%s ", time);
 	fwrite(text, 1, len, f);
@@ -938,6 +1307,87 @@ static bool log_done(void *data)
 	return done;
 }
 
+/* One container's log, as the options say. */
+static int logs_one(struct cove_engine *e, const char *target,
+		    const struct cove_log_read_opts *opts, bool timestamps,
+		    int prefix)
+{
+	_cleanup_free_ char *dir = NULL, *path = NULL, *pre = NULL;
+	struct cove_log_read_opts o = *opts;
+	struct logs_state s = {.timestamps = timestamps, .e = e};
+	struct cove_error err = {0};
+	struct cove_ctr c = {0};
+	int r;
+
+	if (cove_engine_lookup(e, target, &c, &err) < 0)
+		return cove_cli_fail(&err);
+	if (strcmp(cove_netopts_log_driver(c.config), COVE_LOG_DRIVER_JSON)) {
+		/* --log-driver none or passthrough: podman's words */
+		r = cove_cli_failf("this container is using the '%s' log "
+				   "driver, cannot read logs: this container "
+				   "is not logging output",
+				   cove_netopts_log_driver(c.config));
+		cove_ctr_release(&c);
+		return r;
+	}
+	dir = cove_engine_ctr_dir(e, c.id);
+	path = cove_strdup_printf("%s/ctr.log", dir ? dir : "");
+	if (prefix == 1)
+		pre = cove_strdup_printf("%.12s ", c.id);
+	else if (prefix == 2)
+		pre = cove_strdup_printf("%s ", c.name);
+	if (!dir || !path || (prefix && !pre)) {
+		cove_ctr_release(&c);
+		return cove_cli_failf("out of memory");
+	}
+	s.prefix = pre;
+	memcpy(s.id, c.id, sizeof(s.id));
+	cove_ctr_release(&c);
+	o.done = log_done;
+	o.done_data = &s;
+	r = cove_logfile_read(path, &o, log_line, &s, &err);
+	if (r < 0 && r != -ENOENT)
+		return cove_cli_fail(&err);
+	return 0;
+}
+
+/*
+ * --follow with several containers: a child process follows each, so
+ * their lines come as they are written; the status is the worst one.
+ */
+static int logs_follow_all(struct cove_engine *e, char *const *targets,
+			   const struct cove_log_read_opts *o, bool timestamps,
+			   int prefix)
+{
+	size_t n = cove_strv_length(targets), started = 0;
+	_cleanup_free_ pid_t *pids = calloc(n, sizeof(pid_t));
+	int r = 0;
+
+	if (!pids)
+		return cove_cli_failf("out of memory");
+	fflush(stdout);
+	fflush(stderr);
+	cove_engine_before_fork(e);
+	for (size_t i = 0; i < n; i++) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			r = cove_cli_failf("logs: fork: %s", strerror(errno));
+			break;
+		}
+		if (pid == 0)
+			_exit(logs_one(e, targets[i], o, timestamps, prefix));
+		pids[started++] = pid;
+	}
+	for (size_t i = 0; i < started; i++) {
+		int status = 0;
+		while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			r = 125;
+	}
+	return r;
+}
+
 int cmd_logs(struct cove_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -946,18 +1396,20 @@ int cmd_logs(struct cove_ctx *ctx, int argc, char **argv)
 	    {"timestamps", no_argument, NULL, 't'},
 	    {"since", required_argument, NULL, 1},
 	    {"until", required_argument, NULL, 2},
+	    {"names", no_argument, NULL, 3},
+	    {"latest", no_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
 	_cleanup_engine_ struct cove_engine *e = NULL;
-	_cleanup_free_ char *dir = NULL, *path = NULL;
+	_cleanup_strv_ char **targets = NULL;
 	struct cove_log_read_opts o = {.tail = -1};
-	struct logs_state s = {0};
 	struct cove_error err = {0};
-	struct cove_ctr c = {0};
-	int ch, r;
+	bool timestamps = false, names = false;
+	unsigned sel = 0;
+	int ch, r, prefix = 0;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "fn:th", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "fn:tlh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			return cove_cli_help(logs_help);
@@ -975,7 +1427,7 @@ int cmd_logs(struct cove_ctx *ctx, int argc, char **argv)
 			break;
 		}
 		case 't':
-			s.timestamps = true;
+			timestamps = true;
 			break;
 		case 1:
 		case 2: {
@@ -989,42 +1441,35 @@ int cmd_logs(struct cove_ctx *ctx, int argc, char **argv)
 				o.until = ns;
 			break;
 		}
+		case 3:
+			names = true;
+			break;
+		case 'l':
+			sel = COVE_CLI_SEL_LATEST;
+			break;
 		default:
 			return cove_cli_unknown_option("logs", argv);
 		}
 	}
-	if (optind + 1 != argc)
-		return cove_cli_failf(
-		    "logs: exactly one container is required");
+	r = cove_cli_select_check("logs", sel, argc - optind);
+	if (r)
+		return r;
 	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
-	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0)
-		return cove_cli_fail(&err);
-	if (strcmp(cove_netopts_log_driver(c.config), COVE_LOG_DRIVER_JSON)) {
-		/* --log-driver none or passthrough: podman's words */
-		r = cove_cli_failf("this container is using the '%s' log "
-				   "driver, cannot read logs: this container "
-				   "is not logging output",
-				   cove_netopts_log_driver(c.config));
-		cove_ctr_release(&c);
+	r = cove_cli_select(e, "logs", sel, NULL, argc - optind, argv + optind,
+			    &targets);
+	if (r)
 		return r;
-	}
-	dir = cove_engine_ctr_dir(e, c.id);
-	path = cove_strdup_printf("%s/ctr.log", dir ? dir : "");
-	if (!dir || !path) {
-		cove_ctr_release(&c);
-		return cove_cli_failf("out of memory");
-	}
-	s.e = e;
-	memcpy(s.id, c.id, sizeof(s.id));
-	cove_ctr_release(&c);
-	o.done = log_done;
-	o.done_data = &s;
-	r = cove_logfile_read(path, &o, log_line, &s, &err);
-	if (r < 0 && r != -ENOENT)
-		return cove_cli_fail(&err);
-	return 0;
+	/* as podman: the prefix only when there are several */
+	if (cove_strv_length(targets) > 1)
+		prefix = names ? 2 : 1;
+	if (o.follow && cove_strv_length(targets) > 1)
+		return logs_follow_all(e, targets, &o, timestamps, prefix);
+	for (size_t i = 0; targets && targets[i]; i++)
+		if (logs_one(e, targets[i], &o, timestamps, prefix))
+			r = 125;
+	return r;
 }
 
 /* ---- pause / unpause / rename / port ------------------------------------- */
@@ -1036,9 +1481,29 @@ static const char pause_help[] =
     "SYNOPSIS:\n"
     "   cove pause CONTAINER...\n"
     "   cove unpause CONTAINER...\n"
+    "   cove pause|unpause -a | -l\n"
     "\n"
     "DESCRIPTION:\n"
-    "   Freezes (or thaws) the container's cgroup.\n";
+    "   Freezes (or thaws) the container's cgroup.  Prints the names\n"
+    "   given (the ids with --all or --latest).\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -a, --all      every running container (unpause: every paused "
+    "one)\n"
+    "   -l, --latest   the container created last\n"
+    "   -h, --help     show this help\n";
+
+static int sel_opt(int c, void *data)
+{
+	struct sel_opts *sel = data;
+	if (c == 'a')
+		sel->flags |= COVE_CLI_SEL_ALL;
+	else if (c == 'l')
+		sel->flags |= COVE_CLI_SEL_LATEST;
+	else
+		return 125;
+	return -1;
+}
 
 static int pause_one(struct cove_engine *e, struct cove_ctr *c, void *data,
 		     struct cove_error *err)
@@ -1062,18 +1527,26 @@ static int pause_one(struct cove_engine *e, struct cove_ctr *c, void *data,
 	free(c->state);
 	c->state = state;
 	r = cove_ctr_update(db, c, COVE_CTR_STATE, err);
+	if (r >= 0)
+		cove_events_ctr(c, pause ? "pause" : "unpause", NULL, NULL);
 	return r < 0 ? r : 0;
 }
 
 static int pause_or_unpause(struct cove_ctx *ctx, int argc, char **argv,
 			    bool pause)
 {
+	static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+					     {"latest", no_argument, NULL, 'l'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
 	const char *cmd = pause ? "pause" : "unpause";
-	int r = no_options(cmd, pause_help, argc, argv, NULL, NULL, NULL, NULL);
+	struct sel_opts sel = {.want = pause ? is_running : is_paused};
+	int r =
+	    no_options(cmd, pause_help, argc, argv, "alh", opts, sel_opt, &sel);
 
 	if (r >= 0)
 		return r;
-	return each_ctr(ctx, cmd, argc, argv, pause_one, &pause);
+	return each_ctr(ctx, cmd, argc, argv, &sel, pause_one, &pause);
 }
 
 int cmd_pause(struct cove_ctx *ctx, int argc, char **argv)
@@ -1117,6 +1590,8 @@ int cmd_rename(struct cove_ctx *ctx, int argc, char **argv)
 	if (!c.name || cove_engine_db(e, &db, &err) < 0 ||
 	    cove_ctr_update(db, &c, COVE_CTR_NAME, &err) < 0)
 		r = cove_cli_fail(&err);
+	else
+		cove_events_ctr(&c, "rename", NULL, NULL);
 	cove_ctr_release(&c);
 	return r;
 }
@@ -1164,34 +1639,29 @@ static const char port_help[] =
     "\n"
     "SYNOPSIS:\n"
     "   cove port CONTAINER [PRIVATE_PORT[/PROTO]]\n"
+    "   cove port -l [PRIVATE_PORT[/PROTO]]\n"
+    "   cove port -a\n"
     "\n"
     "DESCRIPTION:\n"
     "   Prints \"80/tcp -> 0.0.0.0:8080\" lines, or with PRIVATE_PORT only\n"
-    "   the host address of that port.\n";
+    "   the host address of that port.  With --all, those of every\n"
+    "   running container, each line after its short id and a tab.\n"
+    "\n"
+    "OPTIONS:\n"
+    "   -a, --all      every running container\n"
+    "   -l, --latest   the container created last\n"
+    "   -h, --help     show this help\n";
 
-int cmd_port(struct cove_ctx *ctx, int argc, char **argv)
+/* One container's ports; @want: "80", "80/tcp" or NULL; 1 when found. */
+static int port_print(const struct cove_ctr *c, const char *want,
+		      const char *prefix)
 {
-	_cleanup_engine_ struct cove_engine *e = NULL;
-	struct cove_error err = {0};
-	struct cove_ctr c = {0};
-	const json_t *pb;
+	const json_t *pb = json_object_get(
+	    json_object_get(c->config, "HostConfig"), "PortBindings");
+	bool found = false;
 	size_t i;
 	json_t *b;
-	bool found = false;
-	int r =
-	    no_options("port", port_help, argc, argv, NULL, NULL, NULL, NULL);
 
-	if (r >= 0)
-		return r;
-	if (argc - optind < 1 || argc - optind > 2)
-		return cove_cli_failf("port: a container is required");
-	r = cove_cli_engine_open(ctx, &e);
-	if (r)
-		return r;
-	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0)
-		return cove_cli_fail(&err);
-	pb = json_object_get(json_object_get(c.config, "HostConfig"),
-			     "PortBindings");
 	json_array_foreach(pb, i, b)
 	{
 		const char *ip =
@@ -1202,24 +1672,77 @@ int cmd_port(struct cove_ctx *ctx, int argc, char **argv)
 		    json_integer_value(json_object_get(b, "ContainerPort"));
 		long long hp =
 		    json_integer_value(json_object_get(b, "HostPort"));
-		if (argc - optind == 2) {
-			char want[32];
-			snprintf(want, sizeof(want), "%lld/%s", cp, proto);
-			if (strcmp(argv[optind + 1], want) &&
-			    (strchr(argv[optind + 1], '/') ||
-			     strtoll(argv[optind + 1], NULL, 10) != cp))
+		if (want) {
+			char spec[32];
+			snprintf(spec, sizeof(spec), "%lld/%s", cp, proto);
+			if (strcmp(want, spec) &&
+			    (strchr(want, '/') ||
+			     strtoll(want, NULL, 10) != cp))
 				continue;
 			printf("%s:%lld\n", ip && *ip ? ip : "0.0.0.0", hp);
 		} else {
-			printf("%lld/%s -> %s:%lld\n", cp, proto,
+			printf("%s%lld/%s -> %s:%lld\n", prefix, cp, proto,
 			       ip && *ip ? ip : "0.0.0.0", hp);
 		}
 		found = true;
 	}
-	if (!found && argc - optind == 2)
-		r = cove_cli_failf("port: no public port '%s' published for %s",
-				   argv[optind + 1], argv[optind]);
-	cove_ctr_release(&c);
+	return found;
+}
+
+int cmd_port(struct cove_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+					     {"latest", no_argument, NULL, 'l'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
+	_cleanup_engine_ struct cove_engine *e = NULL;
+	_cleanup_strv_ char **targets = NULL;
+	struct sel_opts sel = {.want = is_running};
+	const char *want = NULL;
+	int nargs, r = no_options("port", port_help, argc, argv, "alh", opts,
+				  sel_opt, &sel);
+
+	if (r >= 0)
+		return r;
+	nargs = argc - optind;
+	if ((sel.flags & COVE_CLI_SEL_ALL) && nargs > 0)
+		return cove_cli_failf("port: no arguments are needed with "
+				      "--all");
+	if (sel.flags & COVE_CLI_SEL_LATEST) {
+		if (nargs > 1)
+			return cove_cli_failf("port: one private port at most "
+					      "with --latest");
+		want = nargs ? argv[optind] : NULL;
+		nargs = 0;
+	} else if (!sel.flags) {
+		if (nargs < 1 || nargs > 2)
+			return cove_cli_failf("port: a container is required");
+		want = nargs == 2 ? argv[optind + 1] : NULL;
+		nargs = 1;
+	}
+	r = cove_cli_engine_open(ctx, &e);
+	if (r)
+		return r;
+	r = cove_cli_select(e, "port", sel.flags, sel.want, nargs,
+			    argv + optind, &targets);
+	if (r)
+		return r;
+	for (size_t i = 0; targets && targets[i]; i++) {
+		struct cove_error err = {0};
+		struct cove_ctr c = {0};
+		char prefix[16] = "";
+		if (cove_engine_lookup(e, targets[i], &c, &err) < 0) {
+			r = cove_cli_fail(&err);
+			continue;
+		}
+		if (sel.flags & COVE_CLI_SEL_ALL)
+			snprintf(prefix, sizeof(prefix), "%.12s\t", c.id);
+		if (!port_print(&c, want, prefix) && want)
+			r = cove_cli_failf("port: no public port '%s' "
+					   "published for %s",
+					   want, targets[i]);
+		cove_ctr_release(&c);
+	}
 	return r;
 }
 
@@ -1283,10 +1806,13 @@ int cmd_container_prune(struct cove_ctx *ctx, int argc, char **argv)
 
 static const struct cove_command container_commands[] = {
     {"attach", cmd_attach, "attach to a running container"},
+    {"commit", cmd_commit, "make an image of a container's changes"},
     {"cp", cmd_cp, "copy files between a container and the host"},
     {"create", cmd_create, "create a container"},
+    {"diff", cmd_diff, "show what a container changed in its files"},
     {"exec", cmd_exec, "run a process in a running container"},
     {"exists", cmd_container_exists, "tell whether a container exists"},
+    {"export", cmd_export, "write a container's file system as a tar"},
     {"inspect", cmd_container_inspect, "show the details of containers"},
     {"kill", cmd_kill, "send a signal to containers"},
     {"list", cmd_ps, "list containers"},

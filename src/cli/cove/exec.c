@@ -17,6 +17,7 @@ static const char exec_help[] =
     "\n"
     "SYNOPSIS:\n"
     "   cove exec [options] CONTAINER COMMAND [ARG...]\n"
+    "   cove exec [options] -l COMMAND [ARG...]\n"
     "\n"
     "DESCRIPTION:\n"
     "   Starts COMMAND inside the container's namespaces and cgroup, with\n"
@@ -28,6 +29,7 @@ static const char exec_help[] =
     "OPTIONS:\n"
     "   -d, --detach             do not wait for the process\n"
     "   -i, --interactive        keep stdin open (it is passed through)\n"
+    "   -l, --latest             in the container created last\n"
     "   -t, --tty                allocate a pseudo-terminal\n"
     "   -u, --user USER[:GROUP]  run as this user (names resolved in the\n"
     "                            container)\n"
@@ -72,6 +74,7 @@ int cmd_exec(struct cove_ctx *ctx, int argc, char **argv)
 	    {"env", required_argument, NULL, 'e'},
 	    {"env-file", required_argument, NULL, 1},
 	    {"privileged", no_argument, NULL, 2},
+	    {"latest", no_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
 	_cleanup_strv_ char **env = NULL;
@@ -79,10 +82,12 @@ int cmd_exec(struct cove_ctx *ctx, int argc, char **argv)
 	struct cove_engine *e = NULL;
 	struct cove_error err = {0};
 	struct cove_ctr c = {0};
+	_cleanup_strv_ char **target = NULL;
+	bool latest = false;
 	int ch, r, code = 0;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+ditu:w:e:h", opts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "+ditlu:w:e:h", opts, NULL)) !=
 	       -1) {
 		switch (ch) {
 		case 'h':
@@ -129,21 +134,31 @@ int cmd_exec(struct cove_ctx *ctx, int argc, char **argv)
 		case 2:
 			req.privileged = true;
 			break;
+		case 'l':
+			latest = true;
+			break;
 		default:
 			return cove_cli_unknown_option("exec", argv);
 		}
 	}
-	if (argc - optind < 2)
+	if (argc - optind < (latest ? 1 : 2))
 		return cove_cli_failf("exec: a container and a command are "
 				      "required (see 'cove exec --help')");
-	req.argv = argv + optind + 1;
+	req.argv = argv + optind + (latest ? 0 : 1);
 	req.env = env;
 	if (req.tty && !isatty(0))
 		cove_cli_warn("exec: -t given but stdin is not a terminal");
 	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		return r;
-	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0 ||
+	/* -l: the container created last (select.c) */
+	r = cove_cli_select(e, "exec", latest ? COVE_CLI_SEL_LATEST : 0, NULL,
+			    latest ? 0 : 1, argv + optind, &target);
+	if (r) {
+		cove_engine_free(e);
+		return r;
+	}
+	if (cove_engine_lookup(e, target[0], &c, &err) < 0 ||
 	    cove_engine_exec(e, &c, &req, &code, &err) < 0) {
 		r = cove_cli_fail(&err);
 		/* podman: 126 when the command cannot be run, 127 missing */

@@ -24,6 +24,7 @@
 #include "image/images.h"
 #include "engine/containers.h"
 #include "engine/db.h"
+#include "engine/events.h"
 #include "image/pull.h"
 #include "image/reference.h"
 #include "image/snapshot.h"
@@ -280,6 +281,7 @@ int cmd_pull(struct cove_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	progress_end(&prog);
+	cove_events_object("image", "pull", rec.id, argv[optind]);
 	printf("%s\n", short_hex(rec.id));
 	cove_image_record_release(&rec);
 out:
@@ -363,6 +365,7 @@ int cmd_push(struct cove_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	progress_end(&prog);
+	cove_events_object("image", "push", NULL, argv[argc - 1]);
 	if (digestfile) {
 		int w = cove_write_file_atomic_at(AT_FDCWD, digestfile, digest,
 						  strlen(digest), 0644);
@@ -660,11 +663,13 @@ int cmd_tag(struct cove_ctx *ctx, int argc, char **argv)
 		r = cove_cli_fail(&err);
 		goto out;
 	}
-	for (int i = 2; i < argc; i++)
+	for (int i = 2; i < argc; i++) {
 		if (cove_images_tag(e.db, rec.id, argv[i], &err) < 0) {
 			r = cove_cli_fail(&err);
 			goto out;
 		}
+		cove_events_object("image", "tag", rec.id, argv[i]);
+	}
 out:
 	cove_image_record_release(&rec);
 	env_release(&e);
@@ -768,6 +773,8 @@ static int rmi_one(struct env *e, const char *ref, bool force,
 	    cove_strv_length(rec.names) > 1) {
 		r = cove_images_untag(e->db, norm, err);
 		if (r >= 0)
+			cove_events_object("image", "untag", rec.id, norm);
+		if (r >= 0)
 			printf("Untagged: %s\n", norm);
 		goto out;
 	}
@@ -809,8 +816,11 @@ static int rmi_one(struct env *e, const char *ref, bool force,
 	r = cove_images_remove(e->db, rec.id, true, err);
 	if (r < 0)
 		goto out;
-	for (char **n = rec.names; n && *n; n++)
+	for (char **n = rec.names; n && *n; n++) {
+		cove_events_object("image", "untag", rec.id, *n);
 		printf("Untagged: %s\n", *n);
+	}
+	cove_events_object("image", "remove", rec.id, ref);
 	printf("Deleted: %s\n", short_hex(rec.id));
 out:
 	cove_image_record_release(&rec);
@@ -932,6 +942,7 @@ static int cmd_image_prune(struct cove_ctx *ctx, int argc, char **argv)
 			r = cove_cli_fail(&err);
 			goto out;
 		}
+		cove_events_object("image", "remove", recs[i].id, NULL);
 		printf("%s\n", short_hex(recs[i].id));
 	}
 	if (cove_store_prune(e.store, e.db, NULL, 0, &rep, &err) < 0 ||
@@ -1261,6 +1272,8 @@ int cmd_save(struct cove_ctx *ctx, int argc, char **argv)
 	else
 		r = cove_image_save_fd(e.store, e.db, argv + optind, format,
 				       STDOUT_FILENO, NULL, &err);
+	for (int i = optind; r >= 0 && i < argc; i++)
+		cove_events_object("image", "save", NULL, argv[i]);
 	r = r < 0 ? cove_cli_fail(&err) : 0;
 out:
 	env_release(&e);
@@ -1343,6 +1356,8 @@ int cmd_load(struct cove_ctx *ctx, int argc, char **argv)
 		r = cove_cli_fail(&err);
 		goto out;
 	}
+	cove_events_object("image", "loadfromarchive", NULL,
+			   input ? input : "stdin");
 	for (char **l = loaded; l && *l; l++)
 		printf("Loaded image: %s\n", *l);
 out:

@@ -316,6 +316,7 @@ int main(int argc, char **argv)
 		       "euid %u",
 		       argv[optind], ctx.root, ctx.runroot, ctx.storage_driver,
 		       (unsigned)geteuid());
+	cove_cli_events_setup(&ctx);
 	/* hidden: cove-monitor hands a finished container back (monitor.c) */
 	if (!strcmp(argv[optind], "__monitor-resume"))
 		return cmd_monitor_resume(&ctx, argc - optind, argv + optind);
