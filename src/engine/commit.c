@@ -28,6 +28,7 @@
 
 #include "engine/commit.h"
 #include "engine/engine-internal.h"
+#include "engine/logfile.h"
 #include "engine/netopts.h"
 #include "image/pull.h"
 #include "image/reference.h"
@@ -357,18 +358,6 @@ static int container_settings(json_t *cfg, const json_t *ctr)
 	return 0;
 }
 
-static void rfc3339_now(char *buf, size_t size)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, ts.tv_nsec);
-}
-
 /* The parent's config with the new layer, settings and history entry. */
 static int new_config(const struct cove_image *img, const struct cove_ctr *c,
 		      const struct cove_commit_opts *o, const char *diff_id,
@@ -388,7 +377,7 @@ static int new_config(const struct cove_image *img, const struct cove_ctr *c,
 		if (r < 0)
 			return r;
 	}
-	rfc3339_now(now, sizeof(now));
+	cove_log_time_format(cove_now_ns(), now);
 	rootfs = cove_json_object_member(doc, "rootfs");
 	ids = json_object_get(rootfs, "diff_ids");
 	if (!json_is_array(ids)) {

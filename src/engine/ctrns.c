@@ -845,10 +845,11 @@ static bool joins_ns_of(const json_t *host, const struct cove_ctr *c)
 	return false;
 }
 
-int cove_engine_dependents(struct cove_engine *e, const struct cove_ctr *c,
-			   char ***ret, struct cove_error *err)
+/* The ids (or with @names the names) of the containers joining @c. */
+static int dependents(struct cove_engine *e, const struct cove_ctr *c,
+		      bool names, char ***ret, struct cove_error *err)
 {
-	_cleanup_strv_ char **ids = NULL;
+	_cleanup_strv_ char **v = NULL;
 	struct cove_ctr *cs = NULL;
 	size_t n = 0;
 	sqlite3 *db;
@@ -862,50 +863,36 @@ int cove_engine_dependents(struct cove_engine *e, const struct cove_ctr *c,
 	for (size_t i = 0; i < n && r >= 0; i++)
 		if (strcmp(cs[i].id, c->id) &&
 		    joins_ns_of(json_object_get(cs[i].config, "HostConfig"), c))
-			r = cove_strv_push(&ids, cs[i].id);
+			r = cove_strv_push(&v, names ? cs[i].name : cs[i].id);
 	cove_ctrs_free(cs, n);
 	if (r < 0)
 		return r;
-	*ret = TAKE_PTR(ids);
+	*ret = TAKE_PTR(v);
 	return 0;
+}
+
+int cove_engine_dependents(struct cove_engine *e, const struct cove_ctr *c,
+			   char ***ret, struct cove_error *err)
+{
+	return dependents(e, c, false, ret, err);
 }
 
 int cove_engine_ctrns_check_dependents(struct cove_engine *e,
 				       const struct cove_ctr *c,
 				       struct cove_error *err)
 {
+	_cleanup_strv_ char **v = NULL;
 	_cleanup_free_ char *names = NULL;
-	struct cove_ctr *cs = NULL;
-	size_t n = 0;
-	sqlite3 *db;
-	int r = cove_engine_db(e, &db, err);
+	int r = dependents(e, c, true, &v, err);
 
-	if (r < 0)
+	if (r < 0 || !v)
 		return r;
-	r = cove_ctr_list(db, &cs, &n, err);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(cs[i].id, c->id) &&
-		    joins_ns_of(json_object_get(cs[i].config, "HostConfig"),
-				c)) {
-			char *more =
-			    cove_strdup_printf("%s%s%s", names ? names : "",
-					       names ? ", " : "", cs[i].name);
-			if (!more) {
-				cove_ctrs_free(cs, n);
-				return -ENOMEM;
-			}
-			free(names);
-			names = more;
-		}
-	}
-	cove_ctrs_free(cs, n);
-	if (names)
-		return cove_error_set(err, EBUSY,
-				      "container %s has dependent containers "
-				      "which must be removed before it: %s: "
-				      "container already exists",
-				      c->name, names);
-	return 0;
+	names = cove_strv_join(v, ", ");
+	if (!names)
+		return -ENOMEM;
+	return cove_error_set(err, EBUSY,
+			      "container %s has dependent containers "
+			      "which must be removed before it: %s: "
+			      "container already exists",
+			      c->name, names);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine/engine-internal.h"
+#include "engine/logfile.h"
 #include "engine/events.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -69,18 +70,6 @@ static char **test_argv(const json_t *test)
 	return v;
 }
 
-static void iso_now(char *buf, size_t size)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, ts.tv_nsec);
-}
-
 int cove_engine_healthcheck(struct cove_engine *e, struct cove_ctr *c,
 			    bool *ret_healthy, struct cove_error *err)
 {
@@ -112,7 +101,7 @@ int cove_engine_healthcheck(struct cove_engine *e, struct cove_ctr *c,
 	mfd = memfd_create("cove-health", MFD_CLOEXEC);
 	if (mfd < 0)
 		return cove_error_setx(err, errno, "memfd_create");
-	iso_now(start, sizeof(start));
+	cove_log_time_format(cove_now_ns(), start);
 	/* the check's stdout and stderr: ours, pointed at the memfd */
 	for (int i = 0; i < 2; i++) {
 		saved[i] = fcntl(i + 1, F_DUPFD_CLOEXEC, 3);
@@ -125,7 +114,7 @@ int cove_engine_healthcheck(struct cove_engine *e, struct cove_ctr *c,
 			close(saved[i]);
 		}
 	}
-	iso_now(end, sizeof(end));
+	cove_log_time_format(cove_now_ns(), end);
 	if (r < 0) {
 		/* a check that cannot run is a failed check */
 		n = snprintf(out, sizeof(out), "%s", err->msg);

@@ -106,6 +106,29 @@ int cove_strv_push(char ***v, const char *s)
 	return 0;
 }
 
+char *cove_strv_join(char *const *v, const char *sep)
+{
+	size_t len = 1, seplen = strlen(sep), pos = 0;
+	char *out;
+
+	for (size_t i = 0; v && v[i]; i++)
+		len += strlen(v[i]) + (i ? seplen : 0);
+	out = malloc(len);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; v && v[i]; i++) {
+		size_t n = strlen(v[i]);
+		if (i) {
+			memcpy(out + pos, sep, seplen);
+			pos += seplen;
+		}
+		memcpy(out + pos, v[i], n);
+		pos += n;
+	}
+	out[pos] = '\0';
+	return out;
+}
+
 bool cove_strv_contains(char *const *v, const char *s)
 {
 	if (v)

@@ -20,6 +20,8 @@ char **cove_strv_copy(char *const *v);
 /* Append a copy of @s; returns 0 or -ENOMEM; *v may be NULL. */
 int cove_strv_push(char ***v, const char *s);
 bool cove_strv_contains(char *const *v, const char *s);
+/* The strings of @v (may be NULL) with @sep between them; caller frees. */
+char *cove_strv_join(char *const *v, const char *sep);
 
 /* Allocating printf; NULL on failure. */
 char *cove_strdup_printf(const char *fmt, ...)

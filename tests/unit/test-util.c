@@ -234,6 +234,14 @@ static void test_strv(void **state)
 	assert_true(cove_strv_contains(v, "ccc"));
 	assert_false(cove_strv_contains(v, "cc"));
 	assert_false(cove_strv_contains(v, "b"));
+	{
+		char *j = cove_strv_join(v, ", ");
+		assert_string_equal(j, "a, , ccc");
+		free(j);
+		j = cove_strv_join(NULL, ", ");
+		assert_string_equal(j, "");
+		free(j);
+	}
 
 	copy = cove_strv_copy(v);
 	assert_non_null(copy);
