@@ -38,8 +38,6 @@
 #include "util/json.h"
 #include "util/strutil.h"
 
-#define OVERFLOW_ID 65534 /* the kernel's overflowuid/overflowgid */
-
 struct cp {
 	bool keep_owner;   /* -a */
 	bool to_container; /* -a: the direction @maps are applied in */
@@ -61,28 +59,6 @@ static int open_in_root(int root, const char *path, int flags, mode_t mode)
 	return fd < 0 ? -errno : (int)fd;
 }
 
-/* Container id @id to the id of cove's namespace; unmapped: that of nobody */
-static uint32_t id_to_host(const struct cove_id_mapping *map, size_t n,
-			   uint32_t id)
-{
-	uint32_t h;
-
-	if (cove_userns_map_id(map, n, id, &h) == 0 ||
-	    cove_userns_map_id(map, n, OVERFLOW_ID, &h) == 0)
-		return h;
-	return id; /* the container sees it as nobody anyway */
-}
-
-/* An id of cove's namespace as the container sees it (nobody: unmapped) */
-static uint32_t id_to_ctr(const struct cove_id_mapping *map, size_t n,
-			  uint32_t id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (id >= map[i].host_id && id - map[i].host_id < map[i].size)
-			return map[i].container_id + (id - map[i].host_id);
-	return OVERFLOW_ID;
-}
-
 /* -a: the source's owner @id (a uid when @uid) for the destination */
 static uint32_t kept_id(const struct cp *c, bool uid, uint32_t id)
 {
@@ -91,7 +67,8 @@ static uint32_t kept_id(const struct cp *c, bool uid, uint32_t id)
 
 	if (!n)
 		return id;
-	return c->to_container ? id_to_host(map, n, id) : id_to_ctr(map, n, id);
+	return c->to_container ? cove_userns_to_host(map, n, id)
+			       : cove_userns_to_ctr(map, n, id);
 }
 
 static void set_owner(struct cp *c, int fd, const char *name, int flags,
@@ -299,10 +276,10 @@ static int ctr_owner(struct cove_engine *e, const struct cove_ctr *c,
 	if (u < 0 || u > UINT32_MAX || g < 0 || g > UINT32_MAX)
 		return cove_error_set(err, EINVAL,
 				      "invalid 'process.user' in %s", path);
-	*ret_uid =
-	    m->n_uid ? id_to_host(m->uid, m->n_uid, (uint32_t)u) : (uid_t)u;
-	*ret_gid =
-	    m->n_gid ? id_to_host(m->gid, m->n_gid, (uint32_t)g) : (gid_t)g;
+	*ret_uid = m->n_uid ? cove_userns_to_host(m->uid, m->n_uid, (uint32_t)u)
+			    : (uid_t)u;
+	*ret_gid = m->n_gid ? cove_userns_to_host(m->gid, m->n_gid, (uint32_t)g)
+			    : (gid_t)g;
 	return 0;
 }
 
@@ -313,27 +290,23 @@ int cove_engine_cp(struct cove_engine *e, struct cove_ctr *c, bool to_container,
 	_cleanup_free_ char *root_path = NULL, *sparent = NULL, *sname = NULL,
 			    *dparent = NULL, *dname = NULL;
 	_cleanup_close_ int root = -1, sdir = -1, ddir = -1;
-	_cleanup_free_ struct cove_userns_maps *maps = calloc(1, sizeof(*maps));
+	_cleanup_free_ struct cove_userns_maps *maps = NULL;
 	struct cp cp = {.err = err,
 			.keep_owner = archive,
 			.to_container = to_container,
 			.uid = getuid(),
 			.gid = getgid(),
-			.maps = maps};
+			.maps = NULL};
 	const char *src = to_container ? host_path : ctr_path;
 	const char *dst = to_container ? ctr_path : host_path;
 	bool mounted = false;
 	struct stat st;
 	int r;
 
-	if (!maps)
-		return -ENOMEM;
-	if (cove_userns_maps_from_config(
-		json_object_get(c->config, "HostConfig"), maps) < 0)
-		return cove_error_set(err, EINVAL,
-				      "invalid 'HostConfig.IDMappings' of "
-				      "container %s",
-				      c->name);
+	r = cove_engine_ctr_maps(c, &maps, err);
+	if (r < 0)
+		return r;
+	cp.maps = maps;
 	if (to_container && !archive) {
 		r = ctr_owner(e, c, maps, &cp.uid, &cp.gid, err);
 		if (r < 0)

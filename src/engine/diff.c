@@ -50,7 +50,6 @@
 #include "util/strutil.h"
 
 #define MAX_DEPTH 256
-#define OVERFLOW_ID 65534 /* the kernel's overflowuid/overflowgid */
 
 struct frame {
 	int pfd; /* its parent directory (borrowed) */
@@ -73,21 +72,12 @@ struct walk {
 	struct cove_error *err;
 };
 
-static uint32_t map_back(const struct cove_id_mapping *map, size_t n,
-			 uint32_t id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (id >= map[i].host_id && id - map[i].host_id < map[i].size)
-			return map[i].container_id + (id - map[i].host_id);
-	return OVERFLOW_ID;
-}
-
 void cove_diff_map_owner(const struct cove_userns_maps *maps, struct stat *st)
 {
 	if (!maps || !maps->n_uid)
 		return;
-	st->st_uid = map_back(maps->uid, maps->n_uid, st->st_uid);
-	st->st_gid = map_back(maps->gid, maps->n_gid, st->st_gid);
+	st->st_uid = cove_userns_to_ctr(maps->uid, maps->n_uid, st->st_uid);
+	st->st_gid = cove_userns_to_ctr(maps->gid, maps->n_gid, st->st_gid);
 }
 
 /* ---- overlay's marks ---------------------------------------------------- */
@@ -685,7 +675,7 @@ static bool rootfs_copy(const struct cove_ctr *c)
 int cove_engine_diff_walk(struct cove_engine *e, struct cove_ctr *c,
 			  cove_diff_fn fn, void *data, struct cove_error *err)
 {
-	_cleanup_free_ struct cove_userns_maps *maps = calloc(1, sizeof(*maps));
+	_cleanup_free_ struct cove_userns_maps *maps = NULL;
 	_cleanup_free_ struct walk *w = calloc(1, sizeof(*w));
 	_cleanup_free_ int *lowers = NULL;
 	_cleanup_free_ char *src = NULL;
@@ -696,14 +686,11 @@ int cove_engine_diff_walk(struct cove_engine *e, struct cove_ctr *c,
 
 	if (r < 0)
 		return r;
-	if (!maps || !w)
+	if (!w)
 		return -ENOMEM;
-	if (cove_userns_maps_from_config(
-		json_object_get(c->config, "HostConfig"), maps) < 0)
-		return cove_error_set(err, EINVAL,
-				      "invalid 'HostConfig.IDMappings' of "
-				      "container %s",
-				      c->name);
+	r = cove_engine_ctr_maps(c, &maps, err);
+	if (r < 0)
+		return r;
 	upper = !strcmp(cove_snapshotter_driver(e->snap), "overlay") &&
 		!rootfs_copy(c);
 	if (upper) {

@@ -693,20 +693,15 @@ void cove_engine_spec_join_ns(json_t *spec, const char *type, const char *path)
 int cove_engine_mount_rootfs(struct cove_engine *e, const struct cove_ctr *c,
 			     char **ret_path, struct cove_error *err)
 {
-	_cleanup_free_ struct cove_userns_maps *maps = calloc(1, sizeof(*maps));
+	_cleanup_free_ struct cove_userns_maps *maps = NULL;
 	_cleanup_close_ int userns = -1;
 	int r = cove_engine_images(e, err);
 
 	if (r < 0)
 		return r;
-	if (!maps)
-		return -ENOMEM;
-	if (cove_userns_maps_from_config(
-		json_object_get(c->config, "HostConfig"), maps) < 0)
-		return cove_error_set(err, EINVAL,
-				      "container %s: invalid "
-				      "HostConfig.IDMappings",
-				      c->id);
+	r = cove_engine_ctr_maps(c, &maps, err);
+	if (r < 0)
+		return r;
 	if (json_is_true(json_object_get(
 		json_object_get(json_object_get(c->config, "GraphDriver"),
 				"Data"),

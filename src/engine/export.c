@@ -279,21 +279,16 @@ int cove_engine_open_rootfs(struct cove_engine *e, struct cove_ctr *c,
 			    int *ret_fd, struct cove_userns_maps **ret_maps,
 			    bool *ret_unmount, struct cove_error *err)
 {
-	_cleanup_free_ struct cove_userns_maps *maps = calloc(1, sizeof(*maps));
+	_cleanup_free_ struct cove_userns_maps *maps = NULL;
 	_cleanup_free_ char *path = NULL;
 	bool live = !strcmp(c->state, "running") ||
 		    !strcmp(c->state, "paused") ||
 		    !strcmp(c->state, "stopping");
 	int fd, r;
 
-	if (!maps)
-		return -ENOMEM;
-	if (cove_userns_maps_from_config(
-		json_object_get(c->config, "HostConfig"), maps) < 0)
-		return cove_error_set(err, EINVAL,
-				      "invalid 'HostConfig.IDMappings' of "
-				      "container %s",
-				      c->name);
+	r = cove_engine_ctr_maps(c, &maps, err);
+	if (r < 0)
+		return r;
 	/*
 	 * A running container's rootfs is mounted (the same mount is
 	 * returned); a stopped one's is mounted for the caller, as cp does.

@@ -259,6 +259,45 @@ int cove_userns_maps_from_config(const json_t *host,
 	return 0;
 }
 
+int cove_engine_ctr_maps(const struct cove_ctr *c,
+			 struct cove_userns_maps **ret, struct cove_error *err)
+{
+	struct cove_userns_maps *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	if (cove_userns_maps_from_config(
+		json_object_get(c->config, "HostConfig"), m) < 0) {
+		free(m);
+		return cove_error_set(err, EINVAL,
+				      "invalid 'HostConfig.IDMappings' of "
+				      "container %s",
+				      c->name);
+	}
+	*ret = m;
+	return 0;
+}
+
+uint32_t cove_userns_to_host(const struct cove_id_mapping *map, size_t n,
+			     uint32_t id)
+{
+	uint32_t r;
+
+	if (cove_userns_map_id(map, n, id, &r) == 0 ||
+	    cove_userns_map_id(map, n, 65534, &r) == 0)
+		return r;
+	return id;
+}
+
+uint32_t cove_userns_to_ctr(const struct cove_id_mapping *map, size_t n,
+			    uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (id >= map[i].host_id && id - map[i].host_id < map[i].size)
+			return map[i].container_id + (id - map[i].host_id);
+	return 65534;
+}
+
 /* "0 1001 1\n1 100000 65536\n" -> lines; the ids they cover */
 static int parse_map_file(const char *file, struct cove_id_mapping *m,
 			  size_t *ret_n, uint32_t *ret_top,
@@ -485,22 +524,12 @@ static int seen_before(struct shift *s, ino_t ino)
 	return 0;
 }
 
-static uint32_t shift_id(const struct cove_id_mapping *m, size_t n, uint32_t id)
-{
-	uint32_t r;
-
-	if (cove_userns_map_id(m, n, id, &r) == 0 ||
-	    cove_userns_map_id(m, n, 65534, &r) == 0)
-		return r;
-	return id;
-}
-
 /* @name in @dirfd ("" with @dirfd itself) */
 static int shift_one(struct shift *s, int dirfd, const char *name,
 		     const struct stat *st)
 {
-	uid_t u = shift_id(s->m->uid, s->m->n_uid, st->st_uid);
-	gid_t g = shift_id(s->m->gid, s->m->n_gid, st->st_gid);
+	uid_t u = cove_userns_to_host(s->m->uid, s->m->n_uid, st->st_uid);
+	gid_t g = cove_userns_to_host(s->m->gid, s->m->n_gid, st->st_gid);
 	int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
 
 	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {

@@ -90,6 +90,25 @@ int cove_userns_build_maps(const struct cove_userns_mode *m, uint32_t n_uids,
 int cove_userns_map_id(const struct cove_id_mapping *map, size_t n, uint32_t id,
 		       uint32_t *ret);
 
+/*
+ * Container id @id to the id of cove's namespace through @map; an unmapped
+ * id is the container's nobody (65534) and that is mapped in turn (or,
+ * when even it is not, @id is returned: the container sees nobody).
+ */
+uint32_t cove_userns_to_host(const struct cove_id_mapping *map, size_t n,
+			     uint32_t id);
+/* An id of cove's namespace as the container sees it; unmapped: 65534. */
+uint32_t cove_userns_to_ctr(const struct cove_id_mapping *map, size_t n,
+			    uint32_t id);
+
+/*
+ * The maps of container @c (HostConfig.IDMappings or IDMapBase; none
+ * when it shares cove's namespace), allocated to *ret (caller frees); an
+ * invalid record is an error naming the container.
+ */
+int cove_engine_ctr_maps(const struct cove_ctr *c,
+			 struct cove_userns_maps **ret, struct cove_error *err);
+
 /* HostConfig.IDMappings for @m (a new reference). */
 json_t *cove_userns_maps_json(const struct cove_userns_maps *m);
 
