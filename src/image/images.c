@@ -514,6 +514,19 @@ int cove_images_tag(struct cove_images *db, const char *id, const char *name,
 	return tx_commit(&tx, err);
 }
 
+/* Whether @s names no registry: its first component has no '.' or ':' and
+ * is not "localhost" (docker's rule for a domain). */
+static bool short_name(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : 0;
+
+	if (!slash)
+		return true;
+	return !memchr(s, '.', n) && !memchr(s, ':', n) &&
+	       !(n == 9 && !memcmp(s, "localhost", 9));
+}
+
 int cove_images_untag(struct cove_images *db, const char *name,
 		      struct cove_error *err)
 {
@@ -531,6 +544,23 @@ int cove_images_untag(struct cove_images *db, const char *name,
 	r = prepare(db, "DELETE FROM names WHERE name = ?1", &st, err);
 	if (r < 0)
 		return r;
+	/* a short name: localhost's first, as lookups resolve it */
+	if (short_name(name)) {
+		_cleanup_free_ char *local = NULL, *lnorm = NULL;
+		local = cove_strdup_printf("localhost/%s", name);
+		if (!local)
+			return -ENOMEM;
+		if (normalize_name(local, &lnorm, NULL) == 0) {
+			if (bind_text(st, 1, lnorm) < 0)
+				return -ENOMEM;
+			r = step_done(db, st, err);
+			if (r < 0)
+				return r;
+			if (sqlite3_changes(db->db) > 0)
+				return tx_commit(&tx, err);
+			sqlite3_reset(st);
+		}
+	}
 	if (bind_text(st, 1, norm) < 0)
 		return -ENOMEM;
 	r = step_done(db, st, err);
@@ -682,12 +712,38 @@ static int lookup_prefix(struct cove_images *db, const char *s,
 	return 0;
 }
 
+/* The image named @s (normalized), pinned digests included; -ENOENT */
+static int lookup_name(struct cove_images *db, const char *s,
+		       struct cove_image_record *ret, struct cove_error *err)
+{
+	struct cove_image_ref ref;
+	int r;
+
+	if (cove_image_ref_parse(s, &ref, NULL) < 0)
+		return -ENOENT;
+	{
+		_cleanup_free_ char *norm = cove_image_ref_format(&ref);
+		if (!norm) {
+			cove_image_ref_release(&ref);
+			return -ENOMEM;
+		}
+		r = query_one(db,
+			      "SELECT " RECORD_COLUMNS " FROM images"
+			      " WHERE id = (SELECT image_id FROM names"
+			      " WHERE name = ?1)",
+			      norm, ret, err);
+	}
+	if (r == -ENOENT && ref.digest)
+		r = lookup_pinned(db, &ref, ret, err);
+	cove_image_ref_release(&ref);
+	return r;
+}
+
 static int lookup_locked(struct cove_images *db, const char *s,
 			 struct cove_image_record *ret, struct cove_error *err)
 {
 	static const char *by_id =
 	    "SELECT " RECORD_COLUMNS " FROM images WHERE id = ?1";
-	struct cove_image_ref ref;
 	int r;
 
 	/* 1. a full id */
@@ -703,24 +759,23 @@ static int lookup_locked(struct cove_images *db, const char *s,
 		if (r != -ENOENT)
 			return r;
 	}
-	/* 2. a name */
-	if (cove_image_ref_parse(s, &ref, NULL) == 0) {
-		_cleanup_free_ char *norm = cove_image_ref_format(&ref);
-		if (!norm) {
-			cove_image_ref_release(&ref);
+	/*
+	 * 2. a name; a short one ("foo:1", no registry) first as localhost's,
+	 * the name `cove commit` and `cove tag` give, as podman resolves
+	 * short names against local images
+	 */
+	if (short_name(s)) {
+		_cleanup_free_ char *local =
+		    cove_strdup_printf("localhost/%s", s);
+		if (!local)
 			return -ENOMEM;
-		}
-		r = query_one(db,
-			      "SELECT " RECORD_COLUMNS " FROM images"
-			      " WHERE id = (SELECT image_id FROM names"
-			      " WHERE name = ?1)",
-			      norm, ret, err);
-		if (r == -ENOENT && ref.digest)
-			r = lookup_pinned(db, &ref, ret, err);
-		cove_image_ref_release(&ref);
+		r = lookup_name(db, local, ret, err);
 		if (r != -ENOENT)
 			return r;
 	}
+	r = lookup_name(db, s, ret, err);
+	if (r != -ENOENT)
+		return r;
 	/* 3. a short id */
 	return lookup_prefix(db, s, ret, err);
 }

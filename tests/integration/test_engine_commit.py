@@ -398,6 +398,8 @@ def test_commit_running_with_pause(engine):
     assert engine.status("busy") == "running"
     engine.run("exec", "busy", "true")
     assert engine.run_ctr("--rm", "localhost/snap:1", "cat", "/made").stdout == "made\n"
+    # the short name finds localhost's image, as podman resolves it
+    assert engine.run_ctr("--rm", "snap:1", "cat", "/made").stdout == "made\n"
     # the container's command is the image's now, as podman carries it
     img = json.loads(engine.run("image", "inspect", "localhost/snap:1").stdout)[0]
     assert img["Config"]["Cmd"][-1] == "echo made > /made; exec sleep 1000"

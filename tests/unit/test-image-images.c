@@ -222,7 +222,7 @@ static void test_tag_untag_remove(void **state)
 	assert_int_equal(cove_images_remove(db, IB, false, &err), -EBUSY);
 	assert_string_equal(
 	    err.msg, "image " IB " is still named 'docker.io/library/app:1': "
-				 "remove the name first or force");
+		     "remove the name first or force");
 	assert_string_equal(resolve(db, IB, &err), IB);
 	assert_int_equal(cove_images_remove(db, IA, false, &err), 0);
 	assert_string_equal(resolve(db, IA, &err), "");
@@ -230,6 +230,40 @@ static void test_tag_untag_remove(void **state)
 	assert_int_equal(cove_images_remove(db, IB, true, &err), 0);
 	assert_string_equal(resolve(db, "app:1", &err), "");
 	assert_int_equal(cove_images_remove(db, "junk", true, &err), -EINVAL);
+	cove_images_free(db);
+}
+
+/*
+ * A short name resolves to localhost's image first (what `cove commit`
+ * and `cove tag foo` name), then to docker.io's, as podman resolves short
+ * names locally; a name with a registry is taken as written.
+ */
+static void test_short_names_localhost_first(void **state)
+{
+	struct cove_images *db = open_db(state);
+	struct cove_error err = {0};
+	const char *na[] = {"localhost/app:1", NULL};
+	const char *nb[] = {"docker.io/library/app:1", "docker.io/library/hub",
+			    NULL};
+
+	add(db, IA, MA, NULL, 0, na);
+	assert_string_equal(resolve(db, "app:1", &err), IA);
+	assert_string_equal(resolve(db, "localhost/app:1", &err), IA);
+	assert_string_equal(resolve(db, "docker.io/library/app:1", &err), "");
+	add(db, IB, MB, NULL, 0, nb);
+	assert_string_equal(resolve(db, "app:1", &err), IA);
+	assert_string_equal(resolve(db, "docker.io/library/app:1", &err), IB);
+	assert_string_equal(resolve(db, "library/app:1", &err), IB);
+	assert_string_equal(resolve(db, "hub", &err), IB);
+	/* untag of a short name: localhost's first, then docker.io's */
+	assert_int_equal(cove_images_untag(db, "app:1", &err), 0);
+	assert_string_equal(resolve(db, "app:1", &err), IB);
+	assert_string_equal(resolve(db, "localhost/app:1", &err), "");
+	assert_int_equal(cove_images_untag(db, "app:1", &err), 0);
+	assert_string_equal(resolve(db, "app:1", &err), "");
+	assert_int_equal(cove_images_untag(db, "app:1", &err), -ENOENT);
+	assert_string_equal(err.msg,
+			    "no image is named 'docker.io/library/app:1'");
 	cove_images_free(db);
 }
 
@@ -467,9 +501,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_tmpdir, teardown_tmpdir)
-	    T(test_add_lookup),	    T(test_tag_untag_remove),
-	    T(test_list_and_roots), T(test_rollback),
-	    T(test_schema_version), T(test_two_processes),
+	    T(test_add_lookup),
+	    T(test_tag_untag_remove),
+	    T(test_short_names_localhost_first),
+	    T(test_list_and_roots),
+	    T(test_rollback),
+	    T(test_schema_version),
+	    T(test_two_processes),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
