@@ -174,6 +174,111 @@ int cove_device_opt_parse(const char *spec, struct cove_device_opt *ret,
 	return 0;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * --device DIR: every character and block node below the directory
+ * @dfd (host path @host), recursively, at the same relative path below
+ * @ctr, appended to @out as HostConfig.Devices entries with @perms (when
+ * @out is NULL only counted in *count).  Entries are looked at with
+ * lstat and subdirectories opened with O_NOFOLLOW: a symlink, to a node
+ * or to a directory, is skipped, so nothing outside DIR is reached
+ * through one.  Names in order, for a stable spec.
+ */
+static int device_dir_walk(int dfd, const char *host, const char *ctr,
+			   const char *perms, int depth, json_t *out,
+			   size_t *count, struct cove_error *err)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_strv_ char **names = NULL;
+	struct dirent *de;
+	size_t n = 0;
+	bool root = !strcmp(ctr, "/");
+
+	if (depth > 32)
+		return cove_error_set(err, ELOOP,
+				      "--device %s: directories nested too "
+				      "deep",
+				      host);
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return cove_error_setx(err, errno, "--device: cannot read %s",
+				       host);
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			if (cove_strv_push(&names, de->d_name) < 0)
+				return -ENOMEM;
+			n++;
+		}
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *h =
+		    cove_strdup_printf("%s/%s", host, names[i]);
+		_cleanup_free_ char *c =
+		    cove_strdup_printf("%s/%s", root ? "" : ctr, names[i]);
+		struct stat st;
+		int r;
+
+		if (!h || !c)
+			return -ENOMEM;
+		if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* gone meanwhile */
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), names[i],
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					     O_CLOEXEC);
+			if (sub < 0)
+				return cove_error_setx(
+				    err, errno, "--device: cannot open %s", h);
+			r = device_dir_walk(sub, h, c, perms, depth + 1, out,
+					    count, err);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+			continue;
+		(*count)++;
+		if (out && json_array_append_new(
+			       out, json_pack("{s:s, s:s, s:s}", "PathOnHost",
+					      h, "PathInContainer", c,
+					      "CgroupPermissions", perms)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The nodes below directory @host, as device_dir_walk(); none: error */
+static int device_dir_nodes(const char *host, const char *ctr,
+			    const char *perms, const char *spec, json_t *out,
+			    struct cove_error *err)
+{
+	/* DIR itself may be a symlink (as podman resolves one) */
+	int dfd = open(host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	size_t count = 0;
+	int r;
+
+	if (dfd < 0)
+		return cove_error_setx(err, errno,
+				       "invalid --device '%s': cannot open %s",
+				       spec, host);
+	r = device_dir_walk(dfd, host, ctr, perms, 0, out, &count, err);
+	if (r < 0)
+		return r;
+	if (!count)
+		return cove_error_set(err, EINVAL,
+				      "invalid --device '%s': no device nodes "
+				      "in %s",
+				      spec, host);
+	return 0;
+}
+
 int cove_device_opt_stat(const char *path, const char *spec,
 			 struct cove_device_node *ret, struct cove_error *err)
 {
@@ -183,6 +288,12 @@ int cove_device_opt_stat(const char *path, const char *spec,
 		return cove_error_setx(err, errno,
 				       "invalid --device '%s': cannot stat %s",
 				       spec, path);
+	if (S_ISDIR(st.st_mode)) {
+		/* every node below it (device_dir_nodes) */
+		memset(ret, 0, sizeof(*ret));
+		ret->type = 'd';
+		return device_dir_nodes(path, path, "rwm", spec, NULL, err);
+	}
 	if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
 		return cove_error_set(err, EINVAL,
 				      "invalid --device '%s': %s is not a "
@@ -596,20 +707,61 @@ static int set_namespaces(struct cove_engine *e, json_t *spec,
 	return 0;
 }
 
-static int set_devices(json_t *spec, const json_t *host, struct cove_error *err)
+/*
+ * HostConfig.Devices with each directory replaced by the nodes below it
+ * (device_dir_nodes), with the directory's container path and
+ * permissions; *ret is a new array.
+ */
+static int expand_devices(const json_t *devices, json_t **ret,
+			  struct cove_error *err)
+{
+	_cleanup_json_ json_t *out = json_array();
+	const json_t *v;
+	size_t i;
+
+	if (!out)
+		return -ENOMEM;
+	json_array_foreach(devices, i, v)
+	{
+		const char *h = str(v, "PathOnHost");
+		struct stat st;
+		int r;
+
+		if (h && stat(h, &st) == 0 && S_ISDIR(st.st_mode)) {
+			r = device_dir_nodes(
+			    h, str(v, "PathInContainer") ?: h,
+			    str(v, "CgroupPermissions") ?: "rwm", h, out, err);
+			if (r < 0)
+				return r;
+		} else if (json_array_append(out, (json_t *)v) < 0) {
+			return -ENOMEM;
+		}
+	}
+	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+static int set_devices(json_t *spec, const json_t *host, bool rootless,
+		       struct cove_error *err)
 {
 	json_t *lx = json_object_get(spec, "linux");
 	json_t *res = json_object_get(lx, "resources");
 	json_t *devs = json_object_get(lx, "devices"), *v;
+	_cleanup_json_ json_t *list = NULL;
 	size_t i;
+	int er;
 
 	if (!json_array_size(json_object_get(host, "Devices")))
 		return 0;
+	/* --device DIR: its nodes */
+	er = expand_devices(json_object_get(host, "Devices"), &list, err);
+	if (er < 0)
+		return er;
 	if (!json_is_array(devs)) {
 		devs = json_array();
 		json_object_set_new(lx, "devices", devs);
 	}
-	json_array_foreach(json_object_get(host, "Devices"), i, v)
+	json_array_foreach(list, i, v)
 	{
 		const char *h = str(v, "PathOnHost"),
 			   *c = str(v, "PathInContainer");
@@ -625,6 +777,24 @@ static int set_devices(json_t *spec, const json_t *host, struct cove_error *err)
 		if (!normalize_perms(str(v, "CgroupPermissions") ?: "rwm",
 				     perms))
 			memcpy(perms, "rwm", 4);
+		/*
+		 * Rootless: mknod is refused in a user namespace and the
+		 * runtime binds the host's node at the same path, so a node
+		 * wanted at another path is bound there as a mount instead,
+		 * as podman does; read-only unless PERMS has w.
+		 */
+		if (rootless && strcmp(h, c)) {
+			json_decref(d);
+			d = json_pack("{s:s, s:s, s:s, s:[s, s, s, s]}",
+				      "destination", c, "type", "bind",
+				      "source", h, "options", "rbind", "nosuid",
+				      "noexec",
+				      strchr(perms, 'w') ? "rw" : "ro");
+			if (!d || json_array_append_new(
+				      json_object_get(spec, "mounts"), d) < 0)
+				return -ENOMEM;
+			continue;
+		}
 		json_object_set_new(d, "path", json_string(c));
 		json_object_set_new(d, "type", json_stringn(&node.type, 1));
 		json_object_set_new(d, "major", json_integer(node.major));
@@ -750,7 +920,7 @@ int cove_engine_ctrns_spec(struct cove_engine *e, const json_t *config,
 	if (r >= 0)
 		r = set_shm(spec, host, &m[NS_IPC]);
 	if (r >= 0)
-		r = set_devices(spec, host, err);
+		r = set_devices(spec, host, e->rootless, err);
 	if (r >= 0)
 		r = set_group_add(spec, host, rootfd, err);
 	if (r >= 0)

@@ -68,8 +68,11 @@ void cove_device_opt_release(struct cove_device_opt *d);
 
 /*
  * The host node of @path (symlinks followed): its type 'c' or 'b', major,
- * minor, permission bits and owner.  A missing path or one that is not a
- * character or block device is an error naming @spec.
+ * minor, permission bits and owner.  A directory (--device /dev/snd) is
+ * type 'd' (nothing else set) when it holds at least one node below it:
+ * each is added at its relative path under the container path, symlinks
+ * inside skipped.  A missing path or one that is neither is an error
+ * naming @spec.
  */
 struct cove_device_node {
 	char type;

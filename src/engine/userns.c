@@ -1163,6 +1163,62 @@ static int keep_id_home(const json_t *config, const json_t *image_config,
 	return 0;
 }
 
+/*
+ * keep-id's default user (no -u) also has its group as a supplementary
+ * one, as podman gives it (`id -G` lists it).  Only when the namespace
+ * has more gids than the user's own: with that one alone, the user's
+ * namespace was made with setgroups denied, which every namespace below
+ * it inherits, so the runtime could not set any.
+ */
+static int keep_id_groups(const json_t *config,
+			  const struct cove_userns_maps *maps, json_t *spec)
+{
+	json_t *proc = json_object_get(spec, "process");
+	json_t *user = json_object_get(proc, "user"), *gids, *g;
+	_cleanup_free_ char *dflt = NULL;
+	uint32_t uid = 0, gid = 0;
+	uint64_t n_gids = 0;
+	bool have_uid = false, have_gid = false;
+	size_t i;
+
+	/* the container ids the user (its namespace's 0) has */
+	for (i = 0; i < maps->n_uid; i++)
+		if (maps->uid[i].host_id == 0) {
+			uid = maps->uid[i].container_id;
+			have_uid = true;
+		}
+	for (i = 0; i < maps->n_gid; i++) {
+		n_gids += maps->gid[i].size;
+		if (maps->gid[i].host_id == 0) {
+			gid = maps->gid[i].container_id;
+			have_gid = true;
+		}
+	}
+	if (!user || !have_uid || !have_gid || n_gids < 2)
+		return 0;
+	/* what userns_prepare set as the User when -u gave none */
+	dflt = cove_strdup_printf("%u:%u", uid, gid);
+	if (!dflt)
+		return -ENOMEM;
+	if (strcmp(json_string_value(json_object_get(config, "User")) ?: "",
+		   dflt))
+		return 0;
+	gids = json_object_get(user, "additionalGids");
+	if (!json_is_array(gids)) {
+		gids = json_array();
+		if (json_object_set_new(user, "additionalGids", gids) < 0)
+			return -ENOMEM;
+	}
+	json_array_foreach(gids, i, g)
+	{
+		if ((uint32_t)json_integer_value(g) == gid)
+			return 0;
+	}
+	if (json_array_append_new(gids, json_integer(gid)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 /* The runtime spec's form of @n maps: [{containerID, hostID, size}] */
 static json_t *spec_maps(const struct cove_id_mapping *m, size_t n)
 {
@@ -1212,7 +1268,11 @@ int cove_engine_userns_spec(const json_t *config, const json_t *image_config,
 			    spec_maps(maps->uid, maps->n_uid));
 	json_object_set_new(lx, "gidMappings",
 			    spec_maps(maps->gid, maps->n_gid));
-	if (m.kind == COVE_USERNS_KEEP_ID)
+	if (m.kind == COVE_USERNS_KEEP_ID) {
+		r = keep_id_groups(config, maps, spec);
+		if (r < 0)
+			return r;
 		return keep_id_home(config, image_config, dir, spec);
+	}
 	return 0;
 }

@@ -517,3 +517,24 @@ def test_rootless_cp_keep_id(env, driver):  # noqa: F811
         assert _owners_inside(ex, "/tmp/stopped.txt") == [own]
     finally:
         _cove(env, driver, "rm", "-f", "kc")
+
+
+def test_rootless_keep_id_supplementary_group(env):  # noqa: F811
+    """keep-id's default user also has the user's gid as a supplementary
+    group (podman's additionalGids); not a user -u names.  The user has
+    subordinate gids here: with none, setgroups is denied and cove leaves
+    it out (docs/engine.md)."""
+    env.load_busybox()
+    u = env.user
+    assert _ns_size(env)[1] > 1
+    p = env.cove("run", "--rm", "--network", "none", "--userns", "keep-id",
+                 BUSYBOX_NAME, "sh", "-c",
+                 "id -G; grep ^Groups: /proc/self/status")
+    ids, groups = p.stdout.splitlines()
+    assert str(u.gid) in ids.split(), p.stdout
+    assert groups.split()[1:] == [str(u.gid)], p.stdout
+    # -u: that user's groups only, as before
+    p = env.cove("run", "--rm", "--network", "none", "--userns", "keep-id",
+                 "-u", "0", BUSYBOX_NAME, "grep", "^Groups:",
+                 "/proc/self/status")
+    assert str(u.gid) not in p.stdout.split()[1:], p.stdout

@@ -346,7 +346,11 @@ int cmd_commit(struct cove_ctx *ctx, int argc, char **argv)
 	}
 	cove_ctr_release(&c);
 	if (iidfile) {
-		r = cove_write_file(iidfile, id, strlen(id));
+		/* made or replaced; the id as printed, no newline: podman's */
+		const char *hex =
+		    cove_str_has_prefix(id, "sha256:") ? id + 7 : id;
+		r = cove_write_file_replace_at(AT_FDCWD, iidfile, hex,
+					       strlen(hex), 0644);
 		if (r < 0)
 			return cove_cli_failf("commit: cannot write %s: %s",
 					      iidfile, strerror(-r));

@@ -24,6 +24,9 @@
 #include "util/signals.h"
 #include "util/strutil.h"
 
+/* --pids-limit when none is given, as podman's default */
+#define DEFAULT_PIDS_LIMIT 2048
+
 #define CREATE_OPTIONS_HELP                                                    \
 	"   -d, --detach               run in the background, print the id\n"  \
 	"   -i, --interactive          keep stdin open and attach it\n"        \
@@ -942,7 +945,8 @@ static int parse_create(const char *cmd, int argc, char **argv,
 	a->config = cfg;
 	a->host = host;
 	json_object_set_new(cfg, "Env", json_array());
-	json_object_set_new(host, "PidsLimit", json_integer(2048));
+	json_object_set_new(host, "PidsLimit",
+			    json_integer(DEFAULT_PIDS_LIMIT));
 	json_object_set_new(host, "NetworkMode", json_string("bridge"));
 
 	opterr = 0;
@@ -1561,6 +1565,26 @@ static int replace_existing(struct cove_engine *e, const char *name,
 	return r;
 }
 
+/*
+ * Whether @host asks for a cgroup limit (--pids-limit's default aside),
+ * which a rootless container cannot have: the runtime runs it without a
+ * cgroup of its own, as podman does on cgroup v1.
+ */
+static bool has_limits(const json_t *host)
+{
+	static const char *const keys[] = {
+	    "Memory",	  "MemorySwap",	 "MemoryReservation", "NanoCpus",
+	    "CpuShares",  "CpuPeriod",	 "CpuQuota",	      "CpusetCpus",
+	    "CpusetMems", "BlkioWeight", "MemorySwappiness",  "OomKillDisable",
+	};
+	json_t *pids = json_object_get(host, "PidsLimit");
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (json_object_get(host, keys[i]))
+			return true;
+	return pids && json_integer_value(pids) != DEFAULT_PIDS_LIMIT;
+}
+
 static int create_or_run(struct cove_ctx *ctx, int argc, char **argv, bool run)
 {
 	const char *cmd = run ? "run" : "create";
@@ -1605,6 +1629,10 @@ static int create_or_run(struct cove_ctx *ctx, int argc, char **argv, bool run)
 		r = cove_cli_fail(&err);
 		goto out;
 	}
+	if (e->rootless && has_limits(a.host))
+		cove_cli_warn("%s: resource limits are ignored: rootless "
+			      "containers run without cgroup limits",
+			      run ? "run" : "create");
 	/* --network container:NAME resolved, a static --ip checked */
 	if (cove_engine_net_resolve(e, a.config, &err) < 0) {
 		r = cove_cli_fail(&err);
