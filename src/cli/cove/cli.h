@@ -149,29 +149,9 @@ struct cove_cli_rm_opts {
 int cove_cli_remove(struct cove_engine *e, char *const *targets,
 		    const struct cove_cli_rm_opts *o);
 
-/*
- * `ps --filter`: the KEY=VALUE list @filters (borrowed: it must outlive
- * the result) checked, before=/since= resolved; 0 or the exit status.
- * Keys: id, name, status, ancestor, label, exited, health, network,
- * volume, before, since.  Filters with the same key match when one does
- * (label: when all do), different keys must all match.
- */
-struct cove_cli_ps_filters;
-int cove_cli_ps_filters_new(struct cove_engine *e, char *const *filters,
-			    struct cove_cli_ps_filters **ret);
-bool cove_cli_ps_filters_match(const struct cove_cli_ps_filters *pf,
-			       const struct cove_ctr *c);
-void cove_cli_ps_filters_free(struct cove_cli_ps_filters *pf);
 /* `ps --sort`: created|id|image|names|runningfor|status|command */
 bool cove_cli_ps_sort_valid(const char *key);
 void cove_cli_ps_sort(struct cove_ctr **cs, size_t n, const char *key);
-/*
- * `ps --size`: the bytes of @c's writable layer (overlay: its upper dir;
- * vfs: its whole rootfs copy) and of its whole root file system (the
- * image's layers and the writable layer).  0 or -errno.
- */
-int cove_cli_ctr_size(struct cove_engine *e, const struct cove_ctr *c,
-		      uint64_t *ret_rw, uint64_t *ret_rootfs);
 /* @c's Cmd joined with spaces; caller frees; NULL on ENOMEM. */
 char *cove_cli_ctr_command(const struct cove_ctr *c);
 

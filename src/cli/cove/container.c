@@ -22,6 +22,7 @@
 #include "engine/events.h"
 #include "engine/logfile.h"
 #include "engine/netopts.h"
+#include "engine/ps.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -935,10 +936,11 @@ static json_t *ctr_summary(const struct cove_ctr *c)
 static void ps_size(struct cove_engine *e, const struct cove_ctr *c,
 		    json_t *summary, char *text, size_t size)
 {
+	struct cove_error err = {0};
 	uint64_t rw = 0, rootfs = 0;
 	char a[32], b[32];
 
-	(void)cove_cli_ctr_size(e, c, &rw, &rootfs);
+	(void)cove_engine_ctr_size(e, c, &rw, &rootfs, &err);
 	cove_cli_size(rw, a, sizeof(a));
 	cove_cli_size(rootfs, b, sizeof(b));
 	snprintf(text, size, "%s (virtual %s)", a, b);
@@ -1006,7 +1008,7 @@ int cmd_ps(struct cove_ctx *ctx, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
 	_cleanup_engine_ struct cove_engine *e = NULL;
-	struct cove_cli_ps_filters *pf = NULL;
+	struct cove_engine_ps_filters *pf = NULL;
 	struct ps_flags f = {.last = -1};
 	struct cove_error err = {0};
 	struct cove_ctr *cs = NULL, **sel = NULL;
@@ -1026,9 +1028,10 @@ int cmd_ps(struct cove_ctx *ctx, int argc, char **argv)
 	r = cove_cli_engine_open(ctx, &e);
 	if (r)
 		goto done;
-	r = cove_cli_ps_filters_new(e, f.filters, &pf);
-	if (r)
+	if (cove_engine_ps_filters_new(e, f.filters, &pf, &err) < 0) {
+		r = cove_cli_fail(&err);
 		goto done;
+	}
 	if (cove_engine_db(e, &db, &err) < 0 ||
 	    cove_ctr_list(db, &cs, &n, &err) < 0) {
 		r = cove_cli_fail(&err);
@@ -1048,7 +1051,7 @@ int cmd_ps(struct cove_ctx *ctx, int argc, char **argv)
 		    strcmp(c->state, "paused") &&
 		    strcmp(c->state, "restarting") && !has_status_filter(&f))
 			continue;
-		if (cove_cli_ps_filters_match(pf, c))
+		if (cove_engine_ps_filters_match(pf, c))
 			sel[nsel++] = c;
 	}
 	/* --last N: the N created last (the list is oldest first) */
@@ -1079,7 +1082,7 @@ int cmd_ps(struct cove_ctx *ctx, int argc, char **argv)
 done:
 	json_decref(out);
 	free(sel);
-	cove_cli_ps_filters_free(pf);
+	cove_engine_ps_filters_free(pf);
 	cove_ctrs_free(cs, n);
 	cove_strv_free(f.filters);
 	return r;

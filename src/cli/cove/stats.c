@@ -11,9 +11,8 @@
 
 #include "cli/cove/cli.h"
 #include "engine/engine.h"
-#include "util/capnames.h"
+#include "engine/top.h"
 #include "util/cleanup.h"
-#include "util/fs.h"
 #include "util/strutil.h"
 
 static const char stats_help[] =
@@ -55,51 +54,6 @@ static uint64_t now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* @digits decimals of @frac, trailing zeros dropped (Go's fmtFrac) */
-static void frac_text(char *buf, size_t size, uint64_t frac, int digits)
-{
-	char d[16];
-	int n = digits;
-
-	snprintf(d, sizeof(d), "%0*llu", digits, (unsigned long long)frac);
-	while (n > 0 && d[n - 1] == '0')
-		n--;
-	if (n)
-		snprintf(buf, size, ".%.*s", n, d);
-	else if (size)
-		buf[0] = '\0';
-}
-
-/* A duration as Go prints one: "0s", "894.486124ms", "1m30.5s", "2h0m0s" */
-static void go_duration(uint64_t ns, char *buf, size_t size)
-{
-	char frac[16];
-
-	if (ns == 0) {
-		snprintf(buf, size, "0s");
-	} else if (ns < 1000) {
-		snprintf(buf, size, "%lluns", (unsigned long long)ns);
-	} else if (ns < 1000000) {
-		frac_text(frac, sizeof(frac), ns % 1000, 3);
-		snprintf(buf, size, "%llu%sµs", (unsigned long long)ns / 1000,
-			 frac);
-	} else if (ns < 1000000000) {
-		frac_text(frac, sizeof(frac), ns % 1000000, 6);
-		snprintf(buf, size, "%llu%sms",
-			 (unsigned long long)ns / 1000000, frac);
-	} else {
-		unsigned long long s = ns / 1000000000, h = s / 3600,
-				   m = s / 60 % 60;
-		char hm[48] = "";
-		frac_text(frac, sizeof(frac), ns % 1000000000, 9);
-		if (h)
-			snprintf(hm, sizeof(hm), "%lluh%llum", h, m);
-		else if (m)
-			snprintf(hm, sizeof(hm), "%llum", m);
-		snprintf(buf, size, "%s%llu%ss", hm, s % 60, frac);
-	}
-}
-
 static bool is_running(const struct cove_ctr *c)
 {
 	return !strcmp(c->state, "running") || !strcmp(c->state, "paused");
@@ -132,7 +86,7 @@ static json_t *stats_object(const struct stats_opts *o,
 	snprintf(blk, sizeof(blk), "%s / %s", br, bw);
 	snprintf(pct, sizeof(pct), "%.2f%%", cpu);
 	snprintf(mpct, sizeof(mpct), "%.2f%%", memp);
-	go_duration(s->cpu_ns, up, sizeof(up));
+	cove_go_duration(s->cpu_ns, up, sizeof(up));
 	json_object_set_new(
 	    j, "ID", json_stringn(c->id, o->no_trunc ? strlen(c->id) : 12));
 	json_object_set_new(j, "Name", json_string(c->name));
@@ -407,511 +361,36 @@ static const char top_help[] =
     "   -l, --latest    the container created last\n"
     "   -h, --help      show this help\n";
 
-enum top_field {
-	F_ARGS,
-	F_CAPAMB,
-	F_CAPBND,
-	F_CAPEFF,
-	F_CAPINH,
-	F_CAPPRM,
-	F_COMM,
-	F_ETIME,
-	F_GROUP,
-	F_GROUPS,
-	F_HGROUP,
-	F_HGROUPS,
-	F_HPID,
-	F_HUSER,
-	F_LABEL,
-	F_NICE,
-	F_PCPU,
-	F_PGID,
-	F_PID,
-	F_PPID,
-	F_RGROUP,
-	F_RSS,
-	F_RUSER,
-	F_SECCOMP,
-	F_STATE,
-	F_STIME,
-	F_TIME,
-	F_TTY,
-	F_USER,
-	F_VSZ,
-};
-
-static const struct top_descriptor {
-	const char *name, *code, *header;
-	enum top_field field;
-} top_descriptors[] = {
-    {"args", "%a", "COMMAND", F_ARGS},
-    {"capamb", NULL, "AMBIENT CAPS", F_CAPAMB},
-    {"capbnd", NULL, "BOUNDING CAPS", F_CAPBND},
-    {"capeff", NULL, "EFFECTIVE CAPS", F_CAPEFF},
-    {"capinh", NULL, "INHERITED CAPS", F_CAPINH},
-    {"capprm", NULL, "PERMITTED CAPS", F_CAPPRM},
-    {"comm", "%c", "COMMAND", F_COMM},
-    {"etime", "%t", "ELAPSED", F_ETIME},
-    {"group", "%G", "GROUP", F_GROUP},
-    {"groups", NULL, "GROUPS", F_GROUPS},
-    {"hgroup", NULL, "HGROUP", F_HGROUP},
-    {"hgroups", NULL, "HGROUPS", F_HGROUPS},
-    {"hpid", NULL, "HPID", F_HPID},
-    {"huser", NULL, "HUSER", F_HUSER},
-    {"label", NULL, "LABEL", F_LABEL},
-    {"nice", "%n", "NI", F_NICE},
-    {"pcpu", "%C", "%CPU", F_PCPU},
-    {"pgid", "%r", "PGID", F_PGID},
-    {"pid", "%p", "PID", F_PID},
-    {"ppid", "%P", "PPID", F_PPID},
-    {"rgroup", "%g", "RGROUP", F_RGROUP},
-    {"rss", NULL, "RSS", F_RSS},
-    {"ruser", "%u", "RUSER", F_RUSER},
-    {"seccomp", NULL, "SECCOMP", F_SECCOMP},
-    {"state", NULL, "STATE", F_STATE},
-    {"stime", NULL, "STIME", F_STIME},
-    {"time", "%x", "TIME", F_TIME},
-    {"tty", "%y", "TTY", F_TTY},
-    {"user", "%U", "USER", F_USER},
-    {"vsz", "%z", "VSZ", F_VSZ},
-};
-
-static const struct top_descriptor *top_descriptor(const char *s)
+/* Row @r of a table: the headers @heads, then the rows of @cells */
+static const char *table_cell(const char *const *heads, char **cells,
+			      size_t cols, size_t r, size_t c)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(top_descriptors); i++)
-		if (!strcmp(s, top_descriptors[i].name) ||
-		    (top_descriptors[i].code &&
-		     !strcmp(s, top_descriptors[i].code)))
-			return &top_descriptors[i];
-	return NULL;
-}
-
-/* What /proc tells of one process; ids as the host sees them */
-struct top_proc {
-	pid_t hpid;
-	char state;
-	int ppid, pgid, nice, tty;
-	unsigned long long ut, st, start; /* clock ticks */
-	char *comm, *args, *status;
-};
-
-static void top_proc_release(struct top_proc *p)
-{
-	free(p->comm);
-	free(p->args);
-	free(p->status);
-}
-
-static int top_proc_read(pid_t pid, struct top_proc *ret)
-{
-	_cleanup_free_ char *path = NULL, *stat = NULL, *cmd = NULL;
-	size_t len = 0;
-	char *open_p, *close_p;
-
-	memset(ret, 0, sizeof(*ret));
-	ret->hpid = pid;
-	path = cove_strdup_printf("/proc/%d/stat", pid);
-	if (!path || cove_read_file(path, 4096, &stat, NULL) < 0)
-		return -ESRCH;
-	open_p = strchr(stat, '(');
-	close_p = strrchr(stat, ')');
-	if (!open_p || !close_p || close_p < open_p ||
-	    sscanf(close_p + 2,
-		   "%c %d %d %*d %d %*d %*u %*u %*u %*u %*u %llu %llu %*d "
-		   "%*d %*d %d %*d %*d %llu",
-		   &ret->state, &ret->ppid, &ret->pgid, &ret->tty, &ret->ut,
-		   &ret->st, &ret->nice, &ret->start) != 8)
-		return -EINVAL;
-	ret->comm = strndup(open_p + 1, (size_t)(close_p - open_p - 1));
-	free(path);
-	path = cove_strdup_printf("/proc/%d/cmdline", pid);
-	if (path && cove_read_file(path, 1 << 16, &cmd, &len) >= 0 && len) {
-		for (size_t k = 0; k + 1 < len; k++)
-			if (!cmd[k])
-				cmd[k] = ' ';
-		ret->args = TAKE_PTR(cmd);
-	} else {
-		ret->args = cove_strdup_printf("[%s]", ret->comm ?: "");
-	}
-	free(path);
-	path = cove_strdup_printf("/proc/%d/status", pid);
-	if (!path || cove_read_file(path, 1 << 16, &ret->status, NULL) < 0)
-		ret->status = strdup("");
-	if (!ret->comm || !ret->args || !ret->status) {
-		top_proc_release(ret);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* The value of "Key:" in a /proc/PID/status text; NULL when absent */
-static const char *status_field(const char *status, const char *key)
-{
-	size_t klen = strlen(key);
-
-	for (const char *l = status; l && *l;) {
-		if (!strncmp(l, key, klen) && l[klen] == ':')
-			return l + klen + 1 + strspn(l + klen + 1, " \t");
-		l = strchr(l, '\n');
-		l = l ? l + 1 : NULL;
-	}
-	return NULL;
-}
-
-/* The @i-th number of the line at @v (0 when there is none) */
-static unsigned long long nth_number(const char *v, int i)
-{
-	unsigned long long x = 0;
-
-	for (int k = 0; v && k <= i; k++) {
-		char *end;
-		v += strspn(v, " \t");
-		if (*v < '0' || *v > '9')
-			return 0;
-		x = strtoull(v, &end, 10);
-		v = end;
-	}
-	return x;
-}
-
-/* How many pid namespaces deep @status's process is seen (NSpid) */
-static size_t ns_depth(const char *status)
-{
-	const char *v = status_field(status, "NSpid");
-	size_t n = 0;
-
-	while (v && *v && *v != '\n') {
-		v += strspn(v, " \t");
-		if (*v < '0' || *v > '9')
-			break;
-		n++;
-		v += strspn(v, "0123456789");
-	}
-	return n;
+	return r ? cells[(r - 1) * cols + c] : heads[c];
 }
 
 /*
- * Host pid @hpid as a namespace @depth levels deep sees it: the last of
- * its NSpid when it lives that deep, else 0 (outside: podman's 0 for the
- * parent of the container's pid 1).
+ * Print the rows of @cells (@rows x @cols) under the headers @heads as
+ * podman does: columns at least 12 wide, 2 spaces after the widest cell.
  */
-static unsigned long long ns_pid(pid_t hpid, size_t depth)
+static void print_columns(const char *const *heads, char **cells, size_t rows,
+			  size_t cols)
 {
-	_cleanup_free_ char *path = cove_strdup_printf("/proc/%d/status", hpid);
-	_cleanup_free_ char *status = NULL;
-
-	if (hpid <= 0 || !path ||
-	    cove_read_file(path, 1 << 16, &status, NULL) < 0 ||
-	    ns_depth(status) != depth || depth == 0)
-		return 0;
-	return nth_number(status_field(status, "NSpid"), (int)depth - 1);
-}
-
-/* Host id @id inside @pid's user namespace (its uid_map or gid_map) */
-static uint32_t id_inside(pid_t pid, const char *map, uint32_t id)
-{
-	_cleanup_free_ char *path = cove_strdup_printf("/proc/%d/%s", pid, map);
-	_cleanup_free_ char *text = NULL;
-
-	if (!path || cove_read_file(path, 1 << 16, &text, NULL) < 0)
-		return id;
-	for (char *l = text; l && *l;) {
-		unsigned long long in, out, n;
-		if (sscanf(l, "%llu %llu %llu", &in, &out, &n) == 3 &&
-		    id >= out && id - out < n)
-			return (uint32_t)(in + (id - out));
-		l = strchr(l, '\n');
-		l = l ? l + 1 : NULL;
-	}
-	return 65534; /* unmapped: the overflow id */
-}
-
-/* The name of @id in a passwd/group file @path, else the number */
-static char *id_name(const char *path, uint32_t id)
-{
-	_cleanup_free_ char *text = NULL;
-
-	if (cove_read_file(path, 4 << 20, &text, NULL) >= 0)
-		for (char *l = text; l && *l;) {
-			char *nl = strchr(l, '\n'), *c1, *c2;
-			uint32_t v;
-			if (nl)
-				*nl = '\0';
-			c1 = strchr(l, ':');
-			c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-			if (c2) {
-				char *c3 = strchr(c2 + 1, ':');
-				if (c3)
-					*c3 = '\0';
-				*c1 = '\0';
-				if (cove_parse_uint32(c2 + 1, &v) == 0 &&
-				    v == id)
-					return strdup(l);
-			}
-			l = nl ? nl + 1 : NULL;
-		}
-	return cove_strdup_printf("%u", id);
-}
-
-/* The ids of status field @key (Uid, Gid: real effective saved fs) */
-static uint32_t status_id(const char *status, const char *key, int i)
-{
-	return (uint32_t)nth_number(status_field(status, key), i);
-}
-
-/* The name of user or group @id of process @p: in the container or host */
-static char *top_id(const struct top_proc *p, bool group, bool host,
-		    uint32_t id)
-{
-	_cleanup_free_ char *path = NULL;
-
-	if (host)
-		return id_name(group ? "/etc/group" : "/etc/passwd", id);
-	id = id_inside(p->hpid, group ? "gid_map" : "uid_map", id);
-	path = cove_strdup_printf("/proc/%d/root/etc/%s", p->hpid,
-				  group ? "group" : "passwd");
-	return path ? id_name(path, id) : NULL;
-}
-
-static char *top_groups(const struct top_proc *p, bool host)
-{
-	const char *v = status_field(p->status, "Groups");
-	_cleanup_strv_ char **names = NULL;
-
-	while (v && *v && *v != '\n') {
-		_cleanup_free_ char *name = NULL;
-		char *end;
-		unsigned long g;
-		v += strspn(v, " \t");
-		if (*v < '0' || *v > '9')
-			break;
-		g = strtoul(v, &end, 10);
-		v = end;
-		name = top_id(p, true, host, (uint32_t)g);
-		if (!name || cove_strv_push(&names, name) < 0)
-			return NULL;
-	}
-	return names ? cove_strv_join(names, ",") : strdup("");
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* A capability set: "none", "full", or the names sorted, as podman */
-static char *top_caps(const struct top_proc *p, const char *key)
-{
-	const char *v = status_field(p->status, key);
-	unsigned long long set = v ? strtoull(v, NULL, 16) : 0, full;
-	_cleanup_free_ char *lc = NULL;
-	_cleanup_strv_ char **names = NULL;
-	int last = 40;
-	size_t n = 0;
-
-	if (cove_read_file("/proc/sys/kernel/cap_last_cap", 64, &lc, NULL) >=
-	    0) {
-		lc[strcspn(lc, "\n")] = '\0';
-		(void)cove_parse_int(lc, &last);
-	}
-	full = last >= 63 ? ~0ULL : (1ULL << (last + 1)) - 1;
-	if (!set)
-		return strdup("none");
-	if ((set & full) == full)
-		return strdup("full");
-	for (size_t i = 0; i < 64; i++) {
-		if (!(set & (1ULL << i)))
-			continue;
-		if (i < cove_cap_names_n
-			? cove_strv_push(&names, cove_cap_names[i] + 4)
-			: cove_strv_push(&names, "?") < 0)
-			return NULL;
-		n++;
-	}
-	qsort(names, n, sizeof(*names), cmp_str);
-	return cove_strv_join(names, ",");
-}
-
-static void tty_name(int nr, char *buf, size_t size)
-{
-	unsigned major = ((unsigned)nr >> 8) & 0xfff;
-	unsigned minor =
-	    ((unsigned)nr & 0xff) | (((unsigned)nr >> 12) & 0xfff00);
-
-	if (major >= 136 && major <= 143)
-		snprintf(buf, size, "pts/%u", (major - 136) * 256 + minor);
-	else if (major == 4 && minor < 64)
-		snprintf(buf, size, "tty%u", minor);
-	else if (major == 4)
-		snprintf(buf, size, "ttyS%u", minor - 64);
-	else if (major == 5 && minor == 1)
-		snprintf(buf, size, "console");
-	else
-		snprintf(buf, size, "?");
-}
-
-struct top_clock {
-	long hz;
-	uint64_t boot_ns, real_ns; /* now: CLOCK_BOOTTIME, CLOCK_REALTIME */
-};
-
-static char *top_cell(const struct top_clock *clk, const struct top_proc *p,
-		      enum top_field f)
-{
-	uint64_t start_ns = p->start * 1000000000ULL / (uint64_t)clk->hz;
-	uint64_t cpu_ns = (p->ut + p->st) * 1000000000ULL / (uint64_t)clk->hz;
-	uint64_t el = clk->boot_ns > start_ns ? clk->boot_ns - start_ns : 0;
-	size_t depth = ns_depth(p->status);
-	char buf[96];
-
-	switch (f) {
-	case F_ARGS:
-		return strdup(p->args);
-	case F_COMM:
-		return strdup(p->comm);
-	case F_CAPAMB:
-		return top_caps(p, "CapAmb");
-	case F_CAPBND:
-		return top_caps(p, "CapBnd");
-	case F_CAPEFF:
-		return top_caps(p, "CapEff");
-	case F_CAPINH:
-		return top_caps(p, "CapInh");
-	case F_CAPPRM:
-		return top_caps(p, "CapPrm");
-	case F_ETIME:
-		go_duration(el, buf, sizeof(buf));
-		return strdup(buf);
-	case F_TIME:
-		go_duration(cpu_ns, buf, sizeof(buf));
-		return strdup(buf);
-	case F_PCPU:
-		return cove_strdup_printf(
-		    "%.3f", el ? 100.0 * (double)cpu_ns / (double)el : 0.0);
-	case F_USER:
-	case F_HUSER:
-		return top_id(p, false, f == F_HUSER,
-			      status_id(p->status, "Uid", 1));
-	case F_RUSER:
-		return top_id(p, false, false, status_id(p->status, "Uid", 0));
-	case F_GROUP:
-	case F_HGROUP:
-		return top_id(p, true, f == F_HGROUP,
-			      status_id(p->status, "Gid", 1));
-	case F_RGROUP:
-		return top_id(p, true, false, status_id(p->status, "Gid", 0));
-	case F_GROUPS:
-	case F_HGROUPS:
-		return top_groups(p, f == F_HGROUPS);
-	case F_HPID:
-		return cove_strdup_printf("%d", p->hpid);
-	case F_PID:
-		return cove_strdup_printf(
-		    "%llu", nth_number(status_field(p->status, "NSpid"),
-				       depth ? (int)depth - 1 : 0));
-	case F_PPID:
-		return cove_strdup_printf("%llu", ns_pid(p->ppid, depth));
-	case F_PGID:
-		return cove_strdup_printf("%llu", ns_pid(p->pgid, depth));
-	case F_NICE:
-		return cove_strdup_printf("%d", p->nice);
-	case F_STATE:
-		return cove_strdup_printf("%c", p->state);
-	case F_TTY:
-		tty_name(p->tty, buf, sizeof(buf));
-		return strdup(buf);
-	case F_VSZ:
-		return cove_strdup_printf(
-		    "%llu", nth_number(status_field(p->status, "VmSize"), 0));
-	case F_RSS:
-		return cove_strdup_printf(
-		    "%llu", nth_number(status_field(p->status, "VmRSS"), 0));
-	case F_SECCOMP: {
-		static const char *const modes[] = {"disabled", "strict",
-						    "filter"};
-		unsigned long long m =
-		    nth_number(status_field(p->status, "Seccomp"), 0);
-		return strdup(m < 3 ? modes[m] : "?");
-	}
-	case F_STIME: {
-		time_t t = (time_t)((clk->real_ns - clk->boot_ns + start_ns) /
-				    1000000000ULL);
-		struct tm tm;
-		if (!localtime_r(&t, &tm) ||
-		    !strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z %Z", &tm))
-			return strdup("?");
-		return strdup(buf);
-	}
-	case F_LABEL: {
-		_cleanup_free_ char *path =
-		    cove_strdup_printf("/proc/%d/attr/current", p->hpid);
-		_cleanup_free_ char *l = NULL;
-		if (!path || cove_read_file(path, 4096, &l, NULL) < 0 || !*l)
-			return strdup("?");
-		l[strcspn(l, "\n")] = '\0';
-		return *l ? strdup(l) : strdup("?");
-	}
-	}
-	return strdup("?");
-}
-
-/*
- * Print the rows of @cells (@rows x @cols, row 0 the headers) as podman
- * does: columns at least 12 wide, 2 spaces after the widest cell.
- */
-static void print_columns(char **cells, size_t rows, size_t cols)
-{
-	for (size_t r = 0; r < rows; r++) {
+	for (size_t r = 0; r <= rows; r++) {
 		for (size_t c = 0; c < cols; c++) {
-			const char *s = cells[r * cols + c] ?: "";
+			const char *s = table_cell(heads, cells, cols, r, c);
 			size_t w = 0;
 			if (c + 1 == cols) {
 				printf("%s\n", s);
 				break;
 			}
-			for (size_t k = 0; k < rows; k++) {
-				size_t l = strlen(cells[k * cols + c] ?: "");
+			for (size_t k = 0; k <= rows; k++) {
+				size_t l = strlen(
+				    table_cell(heads, cells, cols, k, c));
 				w = l + 2 > w ? l + 2 : w;
 			}
 			printf("%-*s", (int)(w < 12 ? 12 : w), s);
 		}
 	}
-}
-
-static int top_descriptors_print(pid_t *pids, size_t n,
-				 const struct top_descriptor **d, size_t nd)
-{
-	struct top_clock clk = {.hz = sysconf(_SC_CLK_TCK),
-				.boot_ns = now_ns(CLOCK_BOOTTIME),
-				.real_ns = now_ns(CLOCK_REALTIME)};
-	char **cells = calloc((n + 1) * nd, sizeof(*cells));
-	size_t rows = 1;
-	int r = 0;
-
-	if (!cells)
-		return cove_cli_failf("out of memory");
-	if (clk.hz <= 0)
-		clk.hz = 100;
-	for (size_t c = 0; c < nd; c++)
-		cells[c] = strdup(d[c]->header);
-	for (size_t i = 0; i < n; i++) {
-		struct top_proc p;
-		if (top_proc_read(pids[i], &p) < 0)
-			continue; /* gone meanwhile */
-		for (size_t c = 0; c < nd; c++)
-			cells[rows * nd + c] = top_cell(&clk, &p, d[c]->field);
-		top_proc_release(&p);
-		rows++;
-	}
-	for (size_t k = 0; k < rows * nd && !r; k++)
-		if (!cells[k])
-			r = cove_cli_failf("out of memory");
-	if (!r)
-		print_columns(cells, rows, nd);
-	for (size_t k = 0; k < (n + 1) * nd; k++)
-		free(cells[k]);
-	free(cells);
-	return r;
 }
 
 /*
@@ -974,12 +453,10 @@ int cmd_top(struct cove_ctx *ctx, int argc, char **argv)
 	struct cove_engine *e = NULL;
 	struct cove_error err = {0};
 	struct cove_ctr c = {0};
-	_cleanup_free_ pid_t *pids = NULL;
-	_cleanup_free_ const struct top_descriptor **desc = NULL;
-	_cleanup_strv_ char **targets = NULL;
-	size_t n = 0, nd = 0;
-	long hz = sysconf(_SC_CLK_TCK);
-	double uptime = 0;
+	_cleanup_free_ const struct cove_top_descriptor **desc = NULL;
+	_cleanup_free_ const char **heads = NULL;
+	_cleanup_strv_ char **targets = NULL, **cells = NULL;
+	size_t rows, nd = 0;
 	unsigned sel = 0;
 	bool ps_args = false;
 	int r = 0, ch;
@@ -1010,30 +487,13 @@ int cmd_top(struct cove_ctx *ctx, int argc, char **argv)
 	if (!sel)
 		optind++;
 	/* descriptors: each argument, split at commas */
-	for (int i = optind; i < argc && !ps_args; i++) {
-		_cleanup_free_ char *copy = strdup(argv[i]);
-		char *save = NULL;
-		if (!copy) {
-			r = cove_cli_failf("out of memory");
-			goto out;
-		}
-		for (char *w = strtok_r(copy, ",", &save); w && !ps_args;
-		     w = strtok_r(NULL, ",", &save)) {
-			const struct top_descriptor *d = top_descriptor(w);
-			const struct top_descriptor **more;
-			if (!d) {
-				ps_args = true;
-				break;
-			}
-			more = realloc(desc, (nd + 1) * sizeof(*desc));
-			if (!more) {
-				r = cove_cli_failf("out of memory");
-				goto out;
-			}
-			desc = more;
-			desc[nd++] = d;
-		}
+	r = cove_top_descriptors_parse(argv + optind, &desc, &nd);
+	ps_args = r == -EINVAL;
+	if (r == -ENOMEM) {
+		r = cove_cli_failf("out of memory");
+		goto out;
 	}
+	r = 0;
 	if (cove_engine_lookup(e, targets[0], &c, &err) < 0) {
 		r = cove_cli_fail(&err);
 		goto out;
@@ -1042,68 +502,32 @@ int cmd_top(struct cove_ctx *ctx, int argc, char **argv)
 		r = top_ps(e, &c, argv + optind);
 		goto out;
 	}
-	if (cove_engine_pids(e, &c, &pids, &n, &err) < 0) {
+	if (nd) {
+		if (cove_engine_top(e, &c, desc, nd, &cells, &err) < 0) {
+			r = cove_cli_fail(&err);
+			goto out;
+		}
+		heads = calloc(nd, sizeof(*heads));
+		if (!heads) {
+			r = cove_cli_failf("out of memory");
+			goto out;
+		}
+		for (size_t k = 0; k < nd; k++)
+			heads[k] = cove_top_descriptor_header(desc[k]);
+		print_columns(heads, cells, cove_strv_length(cells) / nd, nd);
+		goto out;
+	}
+	if (cove_engine_top_default(e, &c, &cells, &err) < 0) {
 		r = cove_cli_fail(&err);
 		goto out;
 	}
-	if (nd) {
-		r = top_descriptors_print(pids, n, desc, nd);
-		goto out;
-	}
-	{
-		_cleanup_free_ char *up = NULL;
-		if (cove_read_file("/proc/uptime", 256, &up, NULL) >= 0)
-			uptime = strtod(up, NULL);
-	}
 	printf("%-8s  %-8s  %-8s  %-5s  %-10s  %-9s  %s\n", "USER", "PID",
 	       "PPID", "%CPU", "ELAPSED", "TIME", "COMMAND");
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *path = NULL, *stat = NULL, *cmd = NULL;
-		size_t len = 0;
-		unsigned long long ut = 0, st = 0, start = 0;
-		int ppid = 0;
-		unsigned uid = 0;
-		char *p;
-		double el, cpu;
-
-		path = cove_strdup_printf("/proc/%d/stat", pids[i]);
-		if (!path || cove_read_file(path, 4096, &stat, NULL) < 0)
-			continue;
-		p = strrchr(stat, ')');
-		if (!p || sscanf(p + 2,
-				 "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-				 "%llu %llu %*d %*d %*d %*d %*d %*d %llu",
-				 &ppid, &ut, &st, &start) != 4)
-			continue;
-		free(path);
-		path = cove_strdup_printf("/proc/%d/cmdline", pids[i]);
-		if (path && cove_read_file(path, 4096, &cmd, &len) >= 0) {
-			for (size_t k = 0; k + 1 < len; k++)
-				if (!cmd[k])
-					cmd[k] = ' ';
-		}
-		free(path);
-		path = cove_strdup_printf("/proc/%d/status", pids[i]);
-		{
-			_cleanup_free_ char *status = NULL;
-			if (path &&
-			    cove_read_file(path, 16384, &status, NULL) >= 0) {
-				char *u = strstr(status, "\nUid:");
-				if (u)
-					sscanf(u + 5, "%u", &uid);
-			}
-		}
-		el = uptime - (double)start / (double)hz;
-		cpu = el > 0 ? 100.0 * (double)(ut + st) / (double)hz / el : 0;
-		{
-			char elapsed[32], time_s[32];
-			snprintf(elapsed, sizeof(elapsed), "%.0fs", el);
-			snprintf(time_s, sizeof(time_s), "%.2fs",
-				 (double)(ut + st) / (double)hz);
-			printf("%-8u  %-8d  %-8d  %-5.1f  %-10s  %-9s  %s\n",
-			       uid, pids[i], ppid, cpu, elapsed, time_s,
-			       cmd && *cmd ? cmd : "?");
-		}
+	rows = cove_strv_length(cells) / COVE_TOP_DEFAULT_COLUMNS;
+	for (size_t i = 0; i < rows; i++) {
+		char **row = cells + i * COVE_TOP_DEFAULT_COLUMNS;
+		printf("%-8s  %-8s  %-8s  %-5s  %-10s  %-9s  %s\n", row[0],
+		       row[1], row[2], row[3], row[4], row[5], row[6]);
 	}
 out:
 	cove_ctr_release(&c);
