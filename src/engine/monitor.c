@@ -462,11 +462,33 @@ static int watch(struct monitor *m, struct run *run)
 	return status;
 }
 
+/*
+ * The container's name as the row has it now: `cove rename` may have
+ * changed it while the monitor held the copy read at the start.
+ */
+static void refresh_name(struct monitor *m)
+{
+	struct cove_error err = {0};
+	struct cove_ctr now = {0};
+	sqlite3 *db;
+
+	if (cove_engine_db(m->e, &db, &err) < 0 ||
+	    cove_ctr_lookup(db, m->c->id, &now, &err) < 0)
+		return;
+	if (now.name && strcmp(now.name, m->c->name)) {
+		free(m->c->name);
+		m->c->name = now.name;
+		now.name = NULL;
+	}
+	cove_ctr_release(&now);
+}
+
 /* After the init's exit: record it and clean up; the exit code. */
 static int finish_once(struct monitor *m, int status)
 {
 	int code = cove_exit_code(status);
 
+	refresh_name(m);
 	cove_events_ctr_died(m->c, code);
 	/* each start makes the container's cgroup anew: any kill is this run's
 	 */
