@@ -171,7 +171,8 @@ lint:
 
 # The same unit tests, and the core integration tests, against an ASan/UBSan
 # build (build-san/): memory errors in the runtime fail the suite.
-check-san:
+# After `all`: the engine's tests load build/busybox-oci.tar.
+check-san: all
 	$(MAKE) SAN=1 unit
 	$(MAKE) SAN=1 build-san/cove-runtime
 	COVE_RUNTIME_BINARY=$(CURDIR)/build-san/cove-runtime \
