@@ -185,6 +185,9 @@ check-san: all
 	# build-san/cove-monitor), the path that has no exec of its own.
 	# LeakSanitizer cannot run under strace: that test is left out.
 	$(MAKE) SAN=1 build-san/cove
+	# cove-init is static, which ASan cannot be: the plain one, next to
+	# build-san/cove where --init looks for it.
+	cp $(BUILD)/cove-init build-san/cove-init
 	COVE_RUNTIME_BINARY=$(CURDIR)/build-san/cove-runtime \
 		COVE_BINARY=$(CURDIR)/build-san/cove \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
