@@ -1116,50 +1116,20 @@ static int parse_create(const char *cmd, int argc, char **argv,
 						    json_string(optarg));
 			break;
 		}
+		/* the parser `cove update` uses, for the same values */
 		case 'm':
-		case OPT_MEMORY_SWAP: {
-			int64_t v;
-			if (c == OPT_MEMORY_SWAP && !strcmp(optarg, "-1"))
-				v = -1;
-			else if (cove_cli_parse_size(optarg, &v) < 0 ||
-				 (c == 'm' && v < 6 * 1024 * 1024))
-				return cove_cli_failf(
-				    "%s: invalid --%s '%s'%s", cmd,
-				    c == 'm' ? "memory" : "memory-swap", optarg,
-				    c == 'm' ? ": at least 6m" : "");
-			json_object_set_new(host,
-					    c == 'm' ? "Memory" : "MemorySwap",
-					    json_integer(v));
-			break;
-		}
-		case OPT_CPUS: {
-			char *end;
-			double v = strtod(optarg, &end);
-			if (*end || end == optarg || !(v > 0) || v > 1024)
-				return cove_cli_failf("%s: invalid --cpus '%s'",
-						      cmd, optarg);
-			json_object_set_new(
-			    host, "NanoCpus",
-			    json_integer((json_int_t)(v * 1e9 + 0.5)));
-			break;
-		}
-		case OPT_CPU_SHARES: {
-			uint32_t v;
-			if (cove_parse_uint32(optarg, &v) < 0 || v < 2)
-				return cove_cli_failf(
-				    "%s: invalid --cpu-shares '%s'", cmd,
-				    optarg);
-			json_object_set_new(host, "CpuShares", json_integer(v));
-			break;
-		}
+		case OPT_MEMORY_SWAP:
+		case OPT_CPUS:
+		case OPT_CPU_SHARES:
 		case OPT_PIDS_LIMIT: {
-			int64_t v;
-			if (cove_parse_int64(optarg, &v) < 0 || v < -1)
-				return cove_cli_failf(
-				    "%s: invalid --pids-limit '%s'", cmd,
-				    optarg);
-			json_object_set_new(host, "PidsLimit",
-					    json_integer(v > 0 ? v : 0));
+			const char *opt = c == 'm'		 ? "memory"
+					  : c == OPT_MEMORY_SWAP ? "memory-swap"
+					  : c == OPT_CPUS	 ? "cpus"
+					  : c == OPT_CPU_SHARES	 ? "cpu-shares"
+								 : "pids-limit";
+			int k = cove_cli_resource_opt(cmd, opt, optarg, host);
+			if (k >= 0)
+				return k;
 			break;
 		}
 		case OPT_ULIMIT:
