@@ -56,6 +56,12 @@ struct cove_engine;
 int cove_cli_engine_open(struct cove_ctx *ctx, struct cove_engine **ret);
 /* docker's compact sizes: "512B", "213kB", "67.1MB" (decimal units). */
 void cove_cli_size(uint64_t n, char *buf, size_t size);
+/* As `cove images` prints sizes: "512 B", "4.26 MB" (decimal units). */
+void cove_cli_bytes(int64_t n, char *buf, size_t size);
+/* docker's "3 hours ago" for @created (seconds since the epoch). */
+void cove_cli_age(int64_t created, char *buf, size_t size);
+/* @t (seconds since the epoch) as "2026-11-29T14:00:00Z". */
+void cove_cli_rfc3339(int64_t t, char *buf, size_t size);
 
 /* image.c (login.c: login, logout): the image commands, "image" group */
 int cmd_image(struct cove_ctx *ctx, int argc, char **argv);
@@ -69,6 +75,10 @@ int cmd_load(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_login(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_logout(struct cove_ctx *ctx, int argc, char **argv);
 int cmd_bundle(struct cove_ctx *ctx, int argc, char **argv);
+/* image-extra.c: image history, image exists, untag */
+int cmd_image_history(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_image_exists(struct cove_ctx *ctx, int argc, char **argv);
+int cmd_untag(struct cove_ctx *ctx, int argc, char **argv);
 
 /* run.c: create and run (the create options) */
 int cmd_create(struct cove_ctx *ctx, int argc, char **argv);

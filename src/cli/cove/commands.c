@@ -46,6 +46,7 @@ const struct cove_command cove_commands[] = {
     {"unshare", cmd_unshare,
      "run a command in cove's user and mount namespace"},
     {"unpause", cmd_unpause, "unpause containers"},
+    {"untag", cmd_untag, "remove names from an image"},
     {"update", cmd_update, "change the resource limits of containers"},
     {"version", cmd_version, "print the version"},
     {"volume", cmd_volume, "manage volumes (cove volume --help)"},

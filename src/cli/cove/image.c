@@ -134,22 +134,6 @@ struct progress {
 	bool open; /* a line without its newline yet */
 };
 
-static void human_bytes(int64_t n, char *buf, size_t size)
-{
-	static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
-	double v = (double)n;
-	size_t u = 0;
-
-	while (v >= 1000 && u + 1 < ARRAY_SIZE(units)) {
-		v /= 1000;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, size, "%lld %s", (long long)n, units[0]);
-	else
-		snprintf(buf, size, "%.3g %s", v, units[u]);
-}
-
 static void progress_cb(void *ud, const char *digest, int64_t done,
 			int64_t total)
 {
@@ -165,9 +149,9 @@ static void progress_cb(void *ud, const char *digest, int64_t done,
 	if (p->open && strcmp(p->digest, digest))
 		fputc('\n', stderr);
 	snprintf(p->digest, sizeof(p->digest), "%s", digest);
-	human_bytes(done, d, sizeof(d));
+	cove_cli_bytes(done, d, sizeof(d));
 	if (total >= 0) {
-		human_bytes(total, t, sizeof(t));
+		cove_cli_bytes(total, t, sizeof(t));
 		fprintf(stderr, "\rCopying blob %.12s %s / %s", hex, d, t);
 	} else {
 		fprintf(stderr, "\rCopying blob %.12s %s", hex, d);
@@ -405,46 +389,6 @@ static const char images_help[] =
     "   -q, --quiet           image ids only\n"
     "   -h, --help            show this help\n";
 
-static void human_age(int64_t created, char *buf, size_t size)
-{
-	int64_t d = (int64_t)time(NULL) - created;
-
-	if (d < 1)
-		snprintf(buf, size, "Less than a second ago");
-	else if (d < 60)
-		snprintf(buf, size, "%lld seconds ago", (long long)d);
-	else if (d < 120)
-		snprintf(buf, size, "About a minute ago");
-	else if (d < 3600)
-		snprintf(buf, size, "%lld minutes ago", (long long)(d / 60));
-	else if (d < 7200)
-		snprintf(buf, size, "About an hour ago");
-	else if (d < 2 * 86400)
-		snprintf(buf, size, "%lld hours ago", (long long)(d / 3600));
-	else if (d < 14 * 86400)
-		snprintf(buf, size, "%lld days ago", (long long)(d / 86400));
-	else if (d < 60 * 86400)
-		snprintf(buf, size, "%lld weeks ago",
-			 (long long)(d / (7 * 86400)));
-	else if (d < 730 * 86400)
-		snprintf(buf, size, "%lld months ago",
-			 (long long)(d / (30 * 86400)));
-	else
-		snprintf(buf, size, "%lld years ago",
-			 (long long)(d / (365 * 86400)));
-}
-
-static void rfc3339(int64_t t, char *buf, size_t size)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm))
-		snprintf(buf, size, "1970-01-01T00:00:00Z");
-	else
-		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* "registry/repo:tag" -> repository and tag ("<none>" when pinned). */
 static void split_name(const char *name, char *repo, size_t rsize, char *tag,
 		       size_t tsize)
@@ -507,7 +451,7 @@ static json_t *image_list_json(const struct cove_image_record *rec)
 	for (char **n = rec->names; n && *n; n++)
 		json_array_append_new(names, json_string(*n));
 	repo_lists(rec, tags, digests);
-	rfc3339(rec->created, created, sizeof(created));
+	cove_cli_rfc3339(rec->created, created, sizeof(created));
 	return json_pack(
 	    "{s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:i, s:o, s:s, "
 	    "s:I, s:s}",
@@ -597,8 +541,8 @@ int cmd_images(struct cove_ctx *ctx, int argc, char **argv)
 		char age[64], size[32], id[80];
 		size_t names = cove_strv_length(recs[i].names);
 
-		human_age(recs[i].created, age, sizeof(age));
-		human_bytes(recs[i].size, size, sizeof(size));
+		cove_cli_age(recs[i].created, age, sizeof(age));
+		cove_cli_bytes(recs[i].size, size, sizeof(size));
 		snprintf(id, sizeof(id), "%.*s", no_trunc ? 71 : 12,
 			 no_trunc ? recs[i].id : short_hex(recs[i].id));
 		for (size_t j = 0; j < (names ? names : 1); j++) {
@@ -1653,7 +1597,9 @@ out:
 
 static const struct cove_command image_commands[] = {
     {"bundle", cmd_bundle, "make an OCI runtime bundle from an image"},
+    {"exists", cmd_image_exists, "tell whether an image exists"},
     {"fsck", cmd_image_fsck, "check the image store"},
+    {"history", cmd_image_history, "show how an image's layers were made"},
     {"inspect", cmd_image_inspect, "show the details of images"},
     {"list", cmd_images, "list images"},
     {"load", cmd_load, "load images from an archive"},
@@ -1667,6 +1613,7 @@ static const struct cove_command image_commands[] = {
     {"tag", cmd_tag, "add names to an image"},
     {"umount", cmd_image_unmount, "unmount an image's root file system"},
     {"unmount", cmd_image_unmount, "unmount an image's root file system"},
+    {"untag", cmd_untag, "remove names from an image"},
 };
 
 int cmd_image(struct cove_ctx *ctx, int argc, char **argv)

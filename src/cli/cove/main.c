@@ -164,6 +164,62 @@ void cove_cli_size(uint64_t n, char *buf, size_t size)
 	snprintf(buf, size, i ? "%.3g%s" : "%.0f%s", v, units[i]);
 }
 
+void cove_cli_bytes(int64_t n, char *buf, size_t size)
+{
+	static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+	double v = (double)n;
+	size_t u = 0;
+
+	while (v >= 1000 && u + 1 < ARRAY_SIZE(units)) {
+		v /= 1000;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%lld %s", (long long)n, units[0]);
+	else
+		snprintf(buf, size, "%.3g %s", v, units[u]);
+}
+
+void cove_cli_age(int64_t created, char *buf, size_t size)
+{
+	int64_t d = (int64_t)time(NULL) - created;
+
+	if (d < 1)
+		snprintf(buf, size, "Less than a second ago");
+	else if (d < 60)
+		snprintf(buf, size, "%lld seconds ago", (long long)d);
+	else if (d < 120)
+		snprintf(buf, size, "About a minute ago");
+	else if (d < 3600)
+		snprintf(buf, size, "%lld minutes ago", (long long)(d / 60));
+	else if (d < 7200)
+		snprintf(buf, size, "About an hour ago");
+	else if (d < 2 * 86400)
+		snprintf(buf, size, "%lld hours ago", (long long)(d / 3600));
+	else if (d < 14 * 86400)
+		snprintf(buf, size, "%lld days ago", (long long)(d / 86400));
+	else if (d < 60 * 86400)
+		snprintf(buf, size, "%lld weeks ago",
+			 (long long)(d / (7 * 86400)));
+	else if (d < 730 * 86400)
+		snprintf(buf, size, "%lld months ago",
+			 (long long)(d / (30 * 86400)));
+	else
+		snprintf(buf, size, "%lld years ago",
+			 (long long)(d / (365 * 86400)));
+}
+
+void cove_cli_rfc3339(int64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm))
+		snprintf(buf, size, "1970-01-01T00:00:00Z");
+	else
+		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 static const char version_help[] =
     "NAME:\n"
     "   cove version - print the version of cove\n"

@@ -56,23 +56,12 @@ static int venv_open(struct cove_ctx *ctx, struct venv *e)
 	return 0;
 }
 
-static void rfc3339(int64_t t, char *buf, size_t size)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm))
-		snprintf(buf, size, "1970-01-01T00:00:00Z");
-	else
-		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* podman's inspect object (also `volume ls --format json`). */
 static json_t *volume_json(const struct cove_volume *v)
 {
 	char created[64];
 
-	rfc3339(v->created, created, sizeof(created));
+	cove_cli_rfc3339(v->created, created, sizeof(created));
 	return json_pack("{s:s, s:s, s:s, s:s, s:O, s:s, s:O}", "Name", v->name,
 			 "Driver", v->driver, "Mountpoint", v->mountpoint,
 			 "CreatedAt", created, "Labels", v->labels, "Scope",
