@@ -60,6 +60,11 @@ int cove_engine_open(const char *root, const char *runroot,
 		     const char *storage_driver, struct cove_engine **ret,
 		     struct cove_error *err);
 void cove_engine_free(struct cove_engine *e);
+static inline void cove_engine_freep(struct cove_engine **e)
+{
+	cove_engine_free(*e);
+}
+#define _cleanup_engine_ __attribute__((cleanup(cove_engine_freep)))
 
 /* The engine database, opened on first use. */
 int cove_engine_db(struct cove_engine *e, sqlite3 **ret,

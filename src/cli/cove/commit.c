@@ -18,12 +18,6 @@
 #include "util/fs.h"
 #include "util/strutil.h"
 
-static void engine_freep(struct cove_engine **e)
-{
-	cove_engine_free(*e);
-}
-#define _cleanup_engine_ __attribute__((cleanup(engine_freep)))
-
 /* ---- export ------------------------------------------------------------- */
 
 static const char export_help[] =

@@ -1,7 +1,7 @@
 /*
  * The container commands after create/run: start, stop, restart, kill, rm,
- * ps, logs, inspect, wait, pause, unpause, rename, port, and the
- * "container" group.
+ * ps, inspect, wait, pause, unpause, rename, port, exists, prune and the
+ * "container" group (logs, attach, cp and healthcheck: container-io.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cove/cli.h"
+#include "cli/cove/container-internal.h"
 #include "engine/attach.h"
 #include "engine/engine-internal.h"
 #include "engine/events.h"
@@ -29,16 +30,10 @@
 #include "util/signals.h"
 #include "util/strutil.h"
 
-static void engine_freep(struct cove_engine **e)
-{
-	cove_engine_free(*e);
-}
-#define _cleanup_engine_ __attribute__((cleanup(engine_freep)))
-
-/* Options that are only --help (and -h); returns -1 to go on. */
-static int no_options(const char *cmd, const char *help, int argc, char **argv,
-		      const char *shortopts, const struct option *opts,
-		      int (*each)(int c, void *data), void *data)
+int cove_cli_no_options(const char *cmd, const char *help, int argc,
+			char **argv, const char *shortopts,
+			const struct option *opts,
+			int (*each)(int c, void *data), void *data)
 {
 	static const struct option help_only[] = {
 	    {"help", no_argument, NULL, 'h'}, {0}};
@@ -216,9 +211,7 @@ static bool is_up(const struct cove_ctr *c)
 	       !strcmp(c->state, "restarting") || !strcmp(c->state, "stopping");
 }
 
-/* For commands whose only option is one flag: getopt has already refused
- * any other, so whichever it is, it sets the flag. */
-static int flag_opt(int c, void *data)
+int cove_cli_flag_opt(int c, void *data)
 {
 	(void)c;
 	*(bool *)data = true;
@@ -273,8 +266,8 @@ int cmd_start(struct cove_ctx *ctx, int argc, char **argv)
 	_cleanup_strv_ char **targets = NULL;
 	unsigned f = 0, sel;
 	bool attach;
-	int r = no_options("start", start_help, argc, argv, "alh", opts,
-			   start_opt, &f);
+	int r = cove_cli_no_options("start", start_help, argc, argv, "alh",
+				    opts, start_opt, &f);
 
 	if (r >= 0)
 		return r;
@@ -431,9 +424,10 @@ static int stop_or_restart(struct cove_ctx *ctx, int argc, char **argv,
 	    {0}};
 	const char *cmd = restart ? "restart" : "stop";
 	struct stop_args a = {.timeout = -1, .restart = restart};
-	int r = no_options(cmd, restart ? restart_help : stop_help, argc, argv,
-			   restart ? "t:alh" : "t:ailh",
-			   restart ? restart_opts : stop_opts, stop_opt, &a);
+	int r = cove_cli_no_options(cmd, restart ? restart_help : stop_help,
+				    argc, argv, restart ? "t:alh" : "t:ailh",
+				    restart ? restart_opts : stop_opts,
+				    stop_opt, &a);
 
 	if (r >= 0)
 		return r;
@@ -510,8 +504,8 @@ int cmd_kill(struct cove_ctx *ctx, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
 	struct kill_args a = {.sig = SIGKILL, .sel = {.want = is_running}};
-	int r = no_options("kill", kill_help, argc, argv, "s:alh", opts,
-			   signal_opt, &a);
+	int r = cove_cli_no_options("kill", kill_help, argc, argv, "s:alh",
+				    opts, signal_opt, &a);
 
 	if (r >= 0)
 		return r;
@@ -662,8 +656,8 @@ int cmd_wait(struct cove_ctx *ctx, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
 	struct wait_args a = {.interval_ns = 250000000};
-	int r = no_options("wait", wait_help, argc, argv, "i:lh", opts,
-			   wait_opt, &a);
+	int r = cove_cli_no_options("wait", wait_help, argc, argv, "i:lh", opts,
+				    wait_opt, &a);
 
 	if (r >= 0)
 		return r;
@@ -756,8 +750,8 @@ int cmd_rm(struct cove_ctx *ctx, int argc, char **argv)
 	_cleanup_engine_ struct cove_engine *e = NULL;
 	_cleanup_strv_ char **targets = NULL;
 	struct rm_flags f = {.o = {.timeout = -1}};
-	int r =
-	    no_options("rm", rm_help, argc, argv, "fvailt:h", opts, rm_opt, &f);
+	int r = cove_cli_no_options("rm", rm_help, argc, argv, "fvailt:h", opts,
+				    rm_opt, &f);
 
 	if (r >= 0)
 		return r;
@@ -1015,8 +1009,8 @@ int cmd_ps(struct cove_ctx *ctx, int argc, char **argv)
 	json_t *out = NULL;
 	size_t n = 0, nsel = 0, first = 0;
 	sqlite3 *db;
-	int r = no_options("ps", ps_help, argc, argv, "aqf:n:lsh", opts, ps_opt,
-			   &f);
+	int r = cove_cli_no_options("ps", ps_help, argc, argv, "aqf:n:lsh",
+				    opts, ps_opt, &f);
 
 	if (r >= 0)
 		goto done;
@@ -1241,240 +1235,6 @@ int cmd_container_inspect(struct cove_ctx *ctx, int argc, char **argv)
 	return r;
 }
 
-/* ---- logs ---------------------------------------------------------------- */
-
-static const char logs_help[] =
-    "NAME:\n"
-    "   cove logs - show a container's output\n"
-    "\n"
-    "SYNOPSIS:\n"
-    "   cove logs [options] CONTAINER...\n"
-    "   cove logs [options] -l\n"
-    "\n"
-    "DESCRIPTION:\n"
-    "   Prints what the container wrote to stdout and stderr (each to\n"
-    "   cove's own), from its log file (JSON lines, docker's json-file\n"
-    "   format, in the container's directory).  With several containers,\n"
-    "   each line starts with the short id of its container (its name\n"
-    "   with --names); with --follow they are followed at once.\n"
-    "\n"
-    "OPTIONS:\n"
-    "   -f, --follow        keep printing new output until the container\n"
-    "                       exits\n"
-    "   -l, --latest        the container created last\n"
-    "   --names             with several containers, the name rather than\n"
-    "                       the id before each line (podman's -n is\n"
-    "                       --tail here, as docker's)\n"
-    "   -n, --tail N        only the last N lines\n"
-    "   -t, --timestamps    prefix each line with its time (RFC 3339)\n"
-    "   --since TIME        only lines since TIME (RFC 3339 or a "
-    "duration\n"
-    "                       such as 10m)\n"
-    "   --until TIME        only lines before TIME\n"
-    "   -h, --help          show this help\n";
-
-struct logs_state {
-	bool timestamps;
-	struct cove_engine *e;
-	char id[COVE_CTR_ID_LEN + 1];
-	char *prefix; /* "ID " or "NAME " with several containers, or NULL */
-};
-
-static int log_line(void *data, enum cove_log_stream stream, const char *time,
-		    const char *text, size_t len)
-{
-	struct logs_state *s = data;
-	FILE *f = stream == COVE_LOG_STDERR ? stderr : stdout;
-
-	if (s->prefix)
-		fputs(s->prefix, f);
-	if (s->timestamps)
-		fprintf(f, "%s ", time);
-	fwrite(text, 1, len, f);
-	fflush(f);
-	return 0;
-}
-
-static bool log_done(void *data)
-{
-	struct logs_state *s = data;
-	struct cove_error err = {0};
-	struct cove_ctr c = {0};
-	bool done;
-
-	if (cove_engine_lookup(s->e, s->id, &c, &err) < 0)
-		return true;
-	done = strcmp(c.state, "running") && strcmp(c.state, "paused") &&
-	       strcmp(c.state, "restarting") && strcmp(c.state, "stopping");
-	cove_ctr_release(&c);
-	return done;
-}
-
-/* One container's log, as the options say. */
-static int logs_one(struct cove_engine *e, const char *target,
-		    const struct cove_log_read_opts *opts, bool timestamps,
-		    int prefix)
-{
-	_cleanup_free_ char *dir = NULL, *path = NULL, *pre = NULL;
-	struct cove_log_read_opts o = *opts;
-	struct logs_state s = {.timestamps = timestamps, .e = e};
-	struct cove_error err = {0};
-	struct cove_ctr c = {0};
-	int r;
-
-	if (cove_engine_lookup(e, target, &c, &err) < 0)
-		return cove_cli_fail(&err);
-	if (strcmp(cove_netopts_log_driver(c.config), COVE_LOG_DRIVER_JSON)) {
-		/* --log-driver none or passthrough: podman's words */
-		r = cove_cli_failf("this container is using the '%s' log "
-				   "driver, cannot read logs: this container "
-				   "is not logging output",
-				   cove_netopts_log_driver(c.config));
-		cove_ctr_release(&c);
-		return r;
-	}
-	dir = cove_engine_ctr_dir(e, c.id);
-	path = cove_strdup_printf("%s/ctr.log", dir ? dir : "");
-	if (prefix == 1)
-		pre = cove_strdup_printf("%.12s ", c.id);
-	else if (prefix == 2)
-		pre = cove_strdup_printf("%s ", c.name);
-	if (!dir || !path || (prefix && !pre)) {
-		cove_ctr_release(&c);
-		return cove_cli_failf("out of memory");
-	}
-	s.prefix = pre;
-	memcpy(s.id, c.id, sizeof(s.id));
-	cove_ctr_release(&c);
-	o.done = log_done;
-	o.done_data = &s;
-	r = cove_logfile_read(path, &o, log_line, &s, &err);
-	if (r < 0 && r != -ENOENT)
-		return cove_cli_fail(&err);
-	return 0;
-}
-
-/*
- * --follow with several containers: a child process follows each, so
- * their lines come as they are written; the status is the worst one.
- */
-static int logs_follow_all(struct cove_engine *e, char *const *targets,
-			   const struct cove_log_read_opts *o, bool timestamps,
-			   int prefix)
-{
-	size_t n = cove_strv_length(targets), started = 0;
-	_cleanup_free_ pid_t *pids = calloc(n, sizeof(pid_t));
-	int r = 0;
-
-	if (!pids)
-		return cove_cli_failf("out of memory");
-	fflush(stdout);
-	fflush(stderr);
-	cove_engine_before_fork(e);
-	for (size_t i = 0; i < n; i++) {
-		pid_t pid = fork();
-		if (pid < 0) {
-			r = cove_cli_failf("logs: fork: %s", strerror(errno));
-			break;
-		}
-		if (pid == 0)
-			_exit(logs_one(e, targets[i], o, timestamps, prefix));
-		pids[started++] = pid;
-	}
-	for (size_t i = 0; i < started; i++) {
-		int status = 0;
-		while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR)
-			;
-		if (!WIFEXITED(status) || WEXITSTATUS(status))
-			r = 125;
-	}
-	return r;
-}
-
-int cmd_logs(struct cove_ctx *ctx, int argc, char **argv)
-{
-	static const struct option opts[] = {
-	    {"follow", no_argument, NULL, 'f'},
-	    {"tail", required_argument, NULL, 'n'},
-	    {"timestamps", no_argument, NULL, 't'},
-	    {"since", required_argument, NULL, 1},
-	    {"until", required_argument, NULL, 2},
-	    {"names", no_argument, NULL, 3},
-	    {"latest", no_argument, NULL, 'l'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0}};
-	_cleanup_engine_ struct cove_engine *e = NULL;
-	_cleanup_strv_ char **targets = NULL;
-	struct cove_log_read_opts o = {.tail = -1};
-	struct cove_error err = {0};
-	bool timestamps = false, names = false;
-	unsigned sel = 0;
-	int ch, r, prefix = 0;
-
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "fn:tlh", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			return cove_cli_help(logs_help);
-		case 'f':
-			o.follow = true;
-			break;
-		case 'n': {
-			int64_t v;
-			if (!strcmp(optarg, "all"))
-				v = -1;
-			else if (cove_parse_int64(optarg, &v) < 0 || v < -1)
-				return cove_cli_failf(
-				    "logs: invalid --tail '%s'", optarg);
-			o.tail = (long)v;
-			break;
-		}
-		case 't':
-			timestamps = true;
-			break;
-		case 1:
-		case 2: {
-			int64_t ns;
-			if (cove_log_parse_since(optarg, cove_now_ns(), &ns,
-						 &err) < 0)
-				return cove_cli_fail(&err);
-			if (ch == 1)
-				o.since = ns;
-			else
-				o.until = ns;
-			break;
-		}
-		case 3:
-			names = true;
-			break;
-		case 'l':
-			sel = COVE_CLI_SEL_LATEST;
-			break;
-		default:
-			return cove_cli_unknown_option("logs", argv);
-		}
-	}
-	r = cove_cli_select_check("logs", sel, argc - optind);
-	if (r)
-		return r;
-	r = cove_cli_engine_open(ctx, &e);
-	if (r)
-		return r;
-	r = cove_cli_select(e, "logs", sel, NULL, argc - optind, argv + optind,
-			    &targets);
-	if (r)
-		return r;
-	/* as podman: the prefix only when there are several */
-	if (cove_strv_length(targets) > 1)
-		prefix = names ? 2 : 1;
-	if (o.follow && cove_strv_length(targets) > 1)
-		return logs_follow_all(e, targets, &o, timestamps, prefix);
-	for (size_t i = 0; targets && targets[i]; i++)
-		if (logs_one(e, targets[i], &o, timestamps, prefix))
-			r = 125;
-	return r;
-}
-
 /* ---- pause / unpause / rename / port ------------------------------------- */
 
 static const char pause_help[] =
@@ -1544,8 +1304,8 @@ static int pause_or_unpause(struct cove_ctx *ctx, int argc, char **argv,
 					     {0}};
 	const char *cmd = pause ? "pause" : "unpause";
 	struct sel_opts sel = {.want = pause ? is_running : is_paused};
-	int r =
-	    no_options(cmd, pause_help, argc, argv, "alh", opts, sel_opt, &sel);
+	int r = cove_cli_no_options(cmd, pause_help, argc, argv, "alh", opts,
+				    sel_opt, &sel);
 
 	if (r >= 0)
 		return r;
@@ -1574,8 +1334,8 @@ int cmd_rename(struct cove_ctx *ctx, int argc, char **argv)
 	struct cove_error err = {0};
 	struct cove_ctr c = {0};
 	sqlite3 *db;
-	int r = no_options("rename", rename_help, argc, argv, NULL, NULL, NULL,
-			   NULL);
+	int r = cove_cli_no_options("rename", rename_help, argc, argv, NULL,
+				    NULL, NULL, NULL);
 
 	if (r >= 0)
 		return r;
@@ -1616,8 +1376,8 @@ static int cmd_container_exists(struct cove_ctx *ctx, int argc, char **argv)
 	_cleanup_engine_ struct cove_engine *e = NULL;
 	struct cove_error err = {0};
 	struct cove_ctr c = {0};
-	int r = no_options("container exists", exists_help, argc, argv, NULL,
-			   NULL, NULL, NULL);
+	int r = cove_cli_no_options("container exists", exists_help, argc, argv,
+				    NULL, NULL, NULL, NULL);
 
 	if (r >= 0)
 		return r;
@@ -1702,8 +1462,8 @@ int cmd_port(struct cove_ctx *ctx, int argc, char **argv)
 	_cleanup_strv_ char **targets = NULL;
 	struct sel_opts sel = {.want = is_running};
 	const char *want = NULL;
-	int nargs, r = no_options("port", port_help, argc, argv, "alh", opts,
-				  sel_opt, &sel);
+	int nargs, r = cove_cli_no_options("port", port_help, argc, argv, "alh",
+					   opts, sel_opt, &sel);
 
 	if (r >= 0)
 		return r;
@@ -1779,8 +1539,8 @@ int cmd_container_prune(struct cove_ctx *ctx, int argc, char **argv)
 	struct cove_ctr *cs = NULL;
 	size_t n = 0;
 	sqlite3 *db;
-	int r = no_options("container prune", prune_help, argc, argv, "fh",
-			   opts, force_opt, NULL);
+	int r = cove_cli_no_options("container prune", prune_help, argc, argv,
+				    "fh", opts, force_opt, NULL);
 
 	if (r >= 0)
 		return r;
@@ -1842,265 +1602,6 @@ int cmd_container(struct cove_ctx *ctx, int argc, char **argv)
 	return cove_cli_dispatch(ctx, container_commands,
 				 ARRAY_SIZE(container_commands), "container",
 				 argc - 1, argv + 1);
-}
-
-/* ---- healthcheck -----------------------------------------------------------
- */
-
-static const char healthcheck_help[] =
-    "NAME:\n"
-    "   cove healthcheck run - run a container's health check now\n"
-    "\n"
-    "SYNOPSIS:\n"
-    "   cove healthcheck run CONTAINER\n"
-    "\n"
-    "DESCRIPTION:\n"
-    "   Runs the container's health check (--health-cmd, or the image's\n"
-    "   HEALTHCHECK) once inside it and records the result in its\n"
-    "   State.Health (see 'cove inspect').  Exits 0 when the check passed,\n"
-    "   1 (printing \"unhealthy\") when it failed.  The container's monitor\n"
-    "   also runs it every --health-interval; after --health-retries\n"
-    "   failures in a row the container is unhealthy.\n";
-
-static int cmd_healthcheck_run(struct cove_ctx *ctx, int argc, char **argv)
-{
-	_cleanup_engine_ struct cove_engine *e = NULL;
-	struct cove_error err = {0};
-	struct cove_ctr c = {0};
-	bool healthy = false;
-	int r = no_options("healthcheck run", healthcheck_help, argc, argv,
-			   NULL, NULL, NULL, NULL);
-
-	if (r >= 0)
-		return r;
-	if (argc - optind != 1)
-		return cove_cli_failf("healthcheck run: one container is "
-				      "required");
-	r = cove_cli_engine_open(ctx, &e);
-	if (r)
-		return r;
-	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0 ||
-	    cove_engine_healthcheck(e, &c, &healthy, &err) < 0) {
-		r = cove_cli_fail(&err);
-	} else if (!healthy) {
-		printf("unhealthy\n");
-		r = 1;
-	}
-	cove_ctr_release(&c);
-	return r;
-}
-
-static const struct cove_command healthcheck_commands[] = {
-    {"run", cmd_healthcheck_run, "run a container's health check now"},
-};
-
-int cmd_healthcheck(struct cove_ctx *ctx, int argc, char **argv)
-{
-	return cove_cli_dispatch(ctx, healthcheck_commands,
-				 ARRAY_SIZE(healthcheck_commands),
-				 "healthcheck", argc - 1, argv + 1);
-}
-
-/* ---- cp ------------------------------------------------------------------ */
-
-static const char cp_help[] =
-    "NAME:\n"
-    "   cove cp - copy files between a container and the host\n"
-    "\n"
-    "SYNOPSIS:\n"
-    "   cove cp [-a] CONTAINER:SRC_PATH DEST_PATH\n"
-    "   cove cp [-a] SRC_PATH CONTAINER:DEST_PATH\n"
-    "\n"
-    "DESCRIPTION:\n"
-    "   Copies a file or a directory tree (symlinks as symlinks; devices\n"
-    "   and fifos are skipped).  Into an existing directory the source\n"
-    "   keeps its name.  The container may be running (its volumes are\n"
-    "   seen as it sees them) or stopped.  Paths in the container are\n"
-    "   resolved inside it: its symlinks never lead to the host.\n"
-    "\n"
-    "   Files copied in belong to the container's user (root unless\n"
-    "   --user or the image says otherwise), files copied out to the\n"
-    "   caller, as podman does.  A container with a user namespace of its\n"
-    "   own (--userns) sees them with those owners through its id maps.\n"
-    "\n"
-    "OPTIONS:\n"
-    "   -a, --archive   keep the source's owners, as the container sees\n"
-    "                   them\n"
-    "   -h, --help      show this help\n";
-
-int cmd_cp(struct cove_ctx *ctx, int argc, char **argv)
-{
-	static const struct option opts[] = {
-	    {"archive", no_argument, NULL, 'a'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0}};
-	_cleanup_engine_ struct cove_engine *e = NULL;
-	_cleanup_free_ char *name = NULL;
-	struct cove_error err = {0};
-	struct cove_ctr c = {0};
-	const char *src, *dst, *colon, *host, *inside;
-	bool archive = false, to_container;
-	int r = no_options("cp", cp_help, argc, argv, "ah", opts, flag_opt,
-			   &archive);
-
-	if (r >= 0)
-		return r;
-	if (argc - optind != 2)
-		return cove_cli_failf("cp: a source and a destination are "
-				      "required (see 'cove cp --help')");
-	src = argv[optind];
-	dst = argv[optind + 1];
-	/* CONTAINER:PATH; a path with a slash before the colon is a file */
-	colon = strchr(dst, ':');
-	to_container = colon && (!strchr(dst, '/') || strchr(dst, '/') > colon);
-	colon = strchr(to_container ? dst : src, ':');
-	if (!colon ||
-	    (!to_container && strchr(src, '/') && strchr(src, '/') < colon))
-		return cove_cli_failf("cp: one of the paths must be "
-				      "CONTAINER:PATH");
-	name = strndup(to_container ? dst : src,
-		       (size_t)(colon - (to_container ? dst : src)));
-	if (!name)
-		return cove_cli_failf("out of memory");
-	inside = colon + 1;
-	host = to_container ? src : dst;
-	if (!*inside)
-		inside = "/";
-	r = cove_cli_engine_open(ctx, &e);
-	if (r)
-		return r;
-	if (cove_engine_lookup(e, name, &c, &err) < 0 ||
-	    cove_engine_cp(e, &c, to_container, host, inside, archive, &err) <
-		0)
-		r = cove_cli_fail(&err);
-	cove_ctr_release(&c);
-	return r;
-}
-
-/* ---- attach ------------------------------------------------------------- */
-
-static const char attach_help[] =
-    "NAME:\n"
-    "   cove attach - attach to a running container's input and output\n"
-    "\n"
-    "SYNOPSIS:\n"
-    "   cove attach [--no-stdin] CONTAINER\n"
-    "\n"
-    "DESCRIPTION:\n"
-    "   Connects to the container's monitor: what the container writes\n"
-    "   from now on goes to cove's stdout and stderr, and cove's stdin to\n"
-    "   the container (when it was started with -i or -t).  With a\n"
-    "   terminal, Ctrl-P Ctrl-Q detaches and leaves the container\n"
-    "   running.  Otherwise cove exits with the container's exit code\n"
-    "   when it stops.\n"
-    "\n"
-    "OPTIONS:\n"
-    "   --no-stdin   do not pass stdin on\n"
-    "   -h, --help   show this help\n";
-
-int cmd_attach(struct cove_ctx *ctx, int argc, char **argv)
-{
-	static const struct option opts[] = {{"no-stdin", no_argument, NULL, 1},
-					     {"help", no_argument, NULL, 'h'},
-					     {0}};
-	_cleanup_engine_ struct cove_engine *e = NULL;
-	_cleanup_close_ int fd = -1;
-	struct cove_error err = {0};
-	struct cove_ctr c = {0};
-	struct termios saved, raw;
-	bool no_stdin = false, tty, is_raw = false, in_done, detached = false;
-	unsigned char hdr[COVE_ATTACH_HDR];
-	size_t have = 0;
-	uint32_t left = 0;
-	int stream = 1, code = 0;
-	int r = no_options("attach", attach_help, argc, argv, "h", opts,
-			   flag_opt, &no_stdin);
-
-	if (r >= 0)
-		return r;
-	if (argc - optind != 1)
-		return cove_cli_failf("attach: one container is required");
-	r = cove_cli_engine_open(ctx, &e);
-	if (r)
-		return r;
-	if (cove_engine_lookup(e, argv[optind], &c, &err) < 0)
-		return cove_cli_fail(&err);
-	if (strcmp(c.state, "running")) {
-		r = cove_cli_failf("attach: container %s is not running",
-				   argv[optind]);
-		goto out;
-	}
-	if (cove_attach_connect(e->runroot, c.id, &fd, &err) < 0) {
-		r = cove_cli_fail(&err);
-		goto out;
-	}
-	tty = json_is_true(json_object_get(c.config, "Tty"));
-	in_done = no_stdin;
-	if (tty && !no_stdin && isatty(0) && tcgetattr(0, &saved) == 0) {
-		raw = saved;
-		cfmakeraw(&raw);
-		is_raw = tcsetattr(0, TCSANOW, &raw) == 0;
-	}
-	for (;;) {
-		struct pollfd p[2] = {
-		    {.fd = fd, .events = POLLIN},
-		    {.fd = in_done ? -1 : 0, .events = POLLIN}};
-		char buf[32768];
-		ssize_t n;
-
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (p[1].revents) {
-			n = read(0, buf, sizeof(buf));
-			if (n <= 0) {
-				in_done = true;
-				shutdown(fd, SHUT_WR);
-			} else {
-				/* Ctrl-P Ctrl-Q: detach (terminals only) */
-				if (is_raw && n >= 2 && buf[n - 2] == 0x10 &&
-				    buf[n - 1] == 0x11) {
-					detached = true;
-					break;
-				}
-				(void)cove_write_all(fd, buf, (size_t)n);
-			}
-		}
-		if (!p[0].revents)
-			continue;
-		if (left == 0) {
-			n = read(fd, hdr + have, sizeof(hdr) - have);
-			if (n <= 0)
-				break;
-			have += (size_t)n;
-			if (have == sizeof(hdr)) {
-				left = cove_attach_parse(hdr, &stream);
-				have = 0;
-			}
-			continue;
-		}
-		n = read(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
-		if (n <= 0)
-			break;
-		left -= (uint32_t)n;
-		(void)cove_write_all(stream == 2 ? 2 : 1, buf, (size_t)n);
-	}
-	if (is_raw)
-		tcsetattr(0, TCSANOW, &saved);
-	if (detached) {
-		r = 0;
-		goto out;
-	}
-	/* the container exited: its exit code is ours, as docker attach */
-	if (cove_engine_wait(e, &c, &code, &err) < 0)
-		r = cove_cli_fail(&err);
-	else
-		r = code;
-out:
-	cove_ctr_release(&c);
-	return r;
 }
 
 /* ---- __monitor-resume ------------------------------------------------------
