@@ -86,17 +86,11 @@ static int copy_entry(struct cp *c, int sdir, const char *sname, int ddir,
 
 static int copy_dir(struct cp *c, int sfd, int dfd)
 {
-	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_closedir_ DIR *d = cove_opendir_dup(sfd);
 	struct dirent *de;
-	int fd = fcntl(sfd, F_DUPFD_CLOEXEC, 3);
 
-	if (fd < 0)
+	if (!d)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
 	while ((de = readdir(d))) {
 		int r;
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))

@@ -47,6 +47,7 @@
 #include "engine/engine-internal.h"
 #include "engine/userns.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/strutil.h"
 
 #define MAX_DEPTH 256
@@ -337,20 +338,12 @@ static int enter(struct walk *w, int pfd, const char *name,
 /* The names in directory @dfd but "." and ".." (NULL when empty) */
 static int read_names(int dfd, char ***ret)
 {
-	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_closedir_ DIR *d = cove_opendir_dup(dfd);
 	_cleanup_strv_ char **v = NULL;
 	struct dirent *de;
-	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
 
-	if (fd < 0)
+	if (!d)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	/* from the start, whatever the fd's position */
-	rewinddir(d);
 	while ((errno = 0, de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
 		    cove_strv_push(&v, de->d_name) < 0)

@@ -31,6 +31,7 @@
 #include "engine/engine-internal.h"
 #include "engine/userns.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/strutil.h"
 
 #define MAX_DEPTH 256
@@ -322,19 +323,12 @@ struct export
 
 static int export_dir(struct export *x, int dfd)
 {
-	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_closedir_ DIR *d = cove_opendir_dup(dfd);
 	struct dirent *de;
-	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
 
-	if (fd < 0)
+	if (!d)
 		return cove_error_setx(x->err, errno, "cannot read '/%s'",
 				       x->path);
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return cove_error_setx(x->err, errno, "cannot read '/%s'",
-				       x->path);
-	}
 	if (++x->depth > MAX_DEPTH)
 		return cove_error_set(x->err, ELOOP, "tree too deep at '/%s'",
 				      x->path);

@@ -550,18 +550,11 @@ static int shift_one(struct shift *s, int dirfd, const char *name,
 
 static int shift_dir(struct shift *s, int fd)
 {
-	_cleanup_closedir_ DIR *d = NULL;
-	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	_cleanup_closedir_ DIR *d = cove_opendir_dup(fd);
 	struct dirent *de;
 
-	if (dfd < 0)
+	if (!d)
 		return -errno;
-	d = fdopendir(dfd);
-	if (!d) {
-		int e = errno;
-		close(dfd);
-		return -e;
-	}
 	while ((errno = 0, de = readdir(d))) {
 		struct stat st;
 		int r;

@@ -3,6 +3,7 @@
  * Small file-system helpers.  All return 0 or -errno and open every fd with
  * O_CLOEXEC.
  */
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -43,6 +44,13 @@ int cove_write_file_replace_at(int dirfd, const char *path, const char *data,
  * (STATX_ATTR_MOUNT_ROOT, Linux 5.8); false where the kernel cannot say.
  */
 bool cove_is_mount_root(int dfd, const char *name);
+
+/*
+ * A directory stream of the directory open at @dfd, which stays open and
+ * the caller's (the stream reads a close-on-exec duplicate, from the
+ * start); NULL with errno set.  Close it with closedir().
+ */
+DIR *cove_opendir_dup(int dfd);
 
 /* mkdir -p with @mode; existing directories are fine. */
 int cove_mkdir_p(const char *path, mode_t mode);

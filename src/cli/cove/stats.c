@@ -64,54 +64,6 @@ struct stats_opts {
 	const char *tmpl;
 };
 
-/* One sample of @c as the template sees it: text figures and numbers */
-static json_t *stats_object(const struct stats_opts *o,
-			    const struct cove_ctr *c,
-			    const struct cove_ctr_stats *s, double cpu,
-			    double memp)
-{
-	char mu[16], ml[16], rx[16], tx[16], br[16], bw[16], mem[40], net[40],
-	    blk[40], pct[32], mpct[32], up[48];
-	json_t *j = json_object();
-
-	cove_cli_size(s->mem_usage, mu, sizeof(mu));
-	cove_cli_size(s->mem_limit, ml, sizeof(ml));
-	cove_cli_size(s->net_rx, rx, sizeof(rx));
-	cove_cli_size(s->net_tx, tx, sizeof(tx));
-	cove_cli_size(s->blk_read, br, sizeof(br));
-	cove_cli_size(s->blk_write, bw, sizeof(bw));
-	snprintf(mem, sizeof(mem), "%s / %s", mu,
-		 s->mem_limit < (1ULL << 62) ? ml : "-");
-	snprintf(net, sizeof(net), "%s / %s", rx, tx);
-	snprintf(blk, sizeof(blk), "%s / %s", br, bw);
-	snprintf(pct, sizeof(pct), "%.2f%%", cpu);
-	snprintf(mpct, sizeof(mpct), "%.2f%%", memp);
-	cove_go_duration(s->cpu_ns, up, sizeof(up));
-	json_object_set_new(
-	    j, "ID", json_stringn(c->id, o->no_trunc ? strlen(c->id) : 12));
-	json_object_set_new(j, "Name", json_string(c->name));
-	json_object_set_new(j, "CPUPerc", json_string(pct));
-	json_object_set_new(j, "MemUsage", json_string(mem));
-	json_object_set_new(j, "MemPerc", json_string(mpct));
-	json_object_set_new(j, "NetIO", json_string(net));
-	json_object_set_new(j, "BlockIO", json_string(blk));
-	json_object_set_new(j, "PIDs", json_integer((json_int_t)s->pids));
-	json_object_set_new(j, "PIDS", json_integer((json_int_t)s->pids));
-	json_object_set_new(j, "UpTime", json_string(up));
-	json_object_set_new(j, "CPU", json_real(cpu));
-	json_object_set_new(j, "CPUNano", json_integer((json_int_t)s->cpu_ns));
-	json_object_set_new(j, "MemLimit",
-			    json_integer((json_int_t)s->mem_limit));
-	json_object_set_new(j, "NetInput", json_integer((json_int_t)s->net_rx));
-	json_object_set_new(j, "NetOutput",
-			    json_integer((json_int_t)s->net_tx));
-	json_object_set_new(j, "BlockInput",
-			    json_integer((json_int_t)s->blk_read));
-	json_object_set_new(j, "BlockOutput",
-			    json_integer((json_int_t)s->blk_write));
-	return j;
-}
-
 /* --format json: the numbers themselves */
 static json_t *stats_json(const struct cove_ctr *c,
 			  const struct cove_ctr_stats *s, double cpu,
@@ -136,6 +88,42 @@ static json_t *stats_json(const struct cove_ctr *c,
 	json_object_set_new(j, "BlockOutput",
 			    json_integer((json_int_t)s->blk_write));
 	json_object_set_new(j, "PIDs", json_integer((json_int_t)s->pids));
+	return j;
+}
+
+/* One sample of @c as the template sees it: text figures and numbers */
+static json_t *stats_object(const struct stats_opts *o,
+			    const struct cove_ctr *c,
+			    const struct cove_ctr_stats *s, double cpu,
+			    double memp)
+{
+	char mu[16], ml[16], rx[16], tx[16], br[16], bw[16], mem[40], net[40],
+	    blk[40], pct[32], mpct[32], up[48];
+	/* the numbers under their json names; the text figures replace some */
+	json_t *j = stats_json(c, s, cpu, memp);
+
+	cove_cli_size(s->mem_usage, mu, sizeof(mu));
+	cove_cli_size(s->mem_limit, ml, sizeof(ml));
+	cove_cli_size(s->net_rx, rx, sizeof(rx));
+	cove_cli_size(s->net_tx, tx, sizeof(tx));
+	cove_cli_size(s->blk_read, br, sizeof(br));
+	cove_cli_size(s->blk_write, bw, sizeof(bw));
+	snprintf(mem, sizeof(mem), "%s / %s", mu,
+		 s->mem_limit < (1ULL << 62) ? ml : "-");
+	snprintf(net, sizeof(net), "%s / %s", rx, tx);
+	snprintf(blk, sizeof(blk), "%s / %s", br, bw);
+	snprintf(pct, sizeof(pct), "%.2f%%", cpu);
+	snprintf(mpct, sizeof(mpct), "%.2f%%", memp);
+	cove_go_duration(s->cpu_ns, up, sizeof(up));
+	json_object_set_new(
+	    j, "ID", json_stringn(c->id, o->no_trunc ? strlen(c->id) : 12));
+	json_object_set_new(j, "CPUPerc", json_string(pct));
+	json_object_set_new(j, "MemUsage", json_string(mem));
+	json_object_set_new(j, "MemPerc", json_string(mpct));
+	json_object_set_new(j, "NetIO", json_string(net));
+	json_object_set_new(j, "BlockIO", json_string(blk));
+	json_object_set_new(j, "PIDS", json_integer((json_int_t)s->pids));
+	json_object_set_new(j, "UpTime", json_string(up));
 	return j;
 }
 
