@@ -5,6 +5,7 @@
  * snapshot already have, and copy-up from them).  Not part of libcove's
  * API.
  */
+#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,6 +74,13 @@ int layer_entry_fail(struct layer_ctx *c, int code, bool with_errno,
  */
 int layer_open_in_root(struct layer_ctx *c, const char *path, bool nosymlinks,
 		       int *ret);
+
+/*
+ * openat2(@dfd, @path, @how), tried again while the kernel says EAGAIN
+ * (a rename raced the lookup) or EINTR, at most 16 times: the fd, or
+ * -errno (-ENOSYS before Linux 5.6).
+ */
+int layer_openat2(int dfd, const char *path, struct open_how *how);
 
 /* Make the missing directories of @path, as a layer that omits them. */
 int layer_make_dirs(struct layer_ctx *c, const char *path, int *ret);

@@ -42,18 +42,13 @@ static int open_lower(struct layer_ctx *c, int lfd, const char *path, int *ret)
 		    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
 			       RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS,
 		};
-		for (int tries = 0; tries < 16; tries++) {
-			int r = (int)syscall(SYS_openat2, lfd, path, &how,
-					     sizeof(how));
-			if (r >= 0) {
-				*ret = r;
-				return 0;
-			}
-			if (errno != EAGAIN && errno != EINTR)
-				break;
+		int r = layer_openat2(lfd, path, &how);
+		if (r >= 0) {
+			*ret = r;
+			return 0;
 		}
-		if (errno != ENOSYS)
-			return -errno;
+		if (r != -ENOSYS)
+			return r;
 		c->have_openat2 = false;
 	}
 	len = strlen(path);

@@ -323,6 +323,18 @@ static bool is_touched(struct layer_ctx *c, const char *path)
 	return pathset_has(&c->touched, path, strlen(path));
 }
 
+int layer_openat2(int dfd, const char *path, struct open_how *how)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		int r = (int)syscall(SYS_openat2, dfd, path, how, sizeof(*how));
+		if (r >= 0)
+			return r;
+		if (errno != EAGAIN && errno != EINTR)
+			break;
+	}
+	return -errno;
+}
+
 /*
  * Open directory @path (cleaned, relative) of the target as an O_PATH fd.
  *
@@ -357,18 +369,13 @@ int layer_open_in_root(struct layer_ctx *c, const char *path, bool nosymlinks,
 			       RESOLVE_NO_XDEV |
 			       (nosymlinks ? RESOLVE_NO_SYMLINKS : 0),
 		};
-		for (int tries = 0; tries < 16; tries++) {
-			int r = (int)syscall(SYS_openat2, c->root_fd, path,
-					     &how, sizeof(how));
-			if (r >= 0) {
-				*ret = r;
-				return 0;
-			}
-			if (errno != EAGAIN && errno != EINTR)
-				break;
+		int r = layer_openat2(c->root_fd, path, &how);
+		if (r >= 0) {
+			*ret = r;
+			return 0;
 		}
-		if (errno != ENOSYS)
-			return -errno;
+		if (r != -ENOSYS)
+			return r;
 		c->have_openat2 = false;
 	}
 	len = strlen(path);
